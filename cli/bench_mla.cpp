@@ -1,0 +1,7 @@
+#include "commands.hpp"
+
+namespace shapejit::cli {
+
+void add_bench_mla(CLI::App& bench) {}
+
+}  // namespace shapejit::cli

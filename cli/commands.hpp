@@ -1,0 +1,22 @@
+#pragma once
+// Each subcommand registers itself on the root app and runs from its callback.
+// Exit codes: 0 success, 1 the operation failed, 2 bad input (usage, manifest, shape).
+#include <CLI/CLI.hpp>
+
+namespace shapejit::cli {
+
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitBadInput = 2;
+
+// Thrown from a callback to end the program with a given code after printing nothing more.
+struct ExitCode {
+  int code;
+};
+
+void add_plan_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_bench_gemm(CLI::App& bench);
+void add_bench_mla(CLI::App& bench);
+void add_bench_moe(CLI::App& bench);
+
+}  // namespace shapejit::cli

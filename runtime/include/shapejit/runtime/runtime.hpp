@@ -1,0 +1,75 @@
+#pragma once
+// Runtime: turns a KernelSpec into a loaded kernel (memory → cache database → compile) and
+// launches it. The in-memory handle cache makes repeat lookups a hash-map hit.
+#include <cuda.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "shapejit/jit/compile_result.hpp"
+#include "shapejit/jit/kernel_spec.hpp"
+
+namespace shapejit::runtime {
+
+struct RuntimeOptions {
+  std::filesystem::path cache_path;   // empty: the default cache (see default_cache_path())
+  bool use_cache = true;              // false: compile into memory only
+  bool compile_in_process = false;    // default: a pool of worker processes
+  int compile_timeout_s = 120;
+  int jobs = 0;                       // worker processes; 0: number of cores
+};
+
+// $XDG_CACHE_HOME/shapejit/kernels.db, else ~/.cache/shapejit/kernels.db; SHAPEJIT_CACHE overrides.
+std::filesystem::path default_cache_path();
+
+// A kernel ready to launch in the current context.
+struct LoadedKernel {
+  CUkernel kernel = nullptr;
+  CUfunction function = nullptr;
+  std::string spec;               // canonical spec text
+  int registers = -1;
+  int static_smem_bytes = 0;
+};
+
+struct LaunchParams {
+  unsigned grid[3] = {1, 1, 1};
+  unsigned block[3] = {1, 1, 1};
+  unsigned dynamic_smem_bytes = 0;
+  CUstream stream = nullptr;
+  unsigned cluster[3] = {1, 1, 1};        // thread-block cluster dims; {1,1,1}: none
+  bool programmatic_dependent_launch = false;
+};
+
+class KernelProvider;
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options = {});
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // The process-wide runtime with default options, created on first use.
+  static Runtime& global();
+
+  // The cubin for a spec, from memory, the cache database or a fresh compile (one compile per
+  // key even when many threads ask at once). Works without a GPU.
+  std::shared_ptr<const jit::CompileResult> cubin(const jit::KernelSpec& spec);
+
+  // Loaded into the current context (needs a driver); cached per (context, spec).
+  const LoadedKernel& load(const jit::KernelSpec& spec);
+
+  KernelProvider& provider();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// cuLaunchKernelEx with the cluster and PDL attributes; raises the dynamic shared-memory limit
+// when needed. Throws Error(driver) naming the kernel when the launch is rejected.
+void launch(const LoadedKernel& kernel, const LaunchParams& params, void** args);
+
+}  // namespace shapejit::runtime
