@@ -1,5 +1,6 @@
 # Writes OUT: a C++ table of every kernel header under ROOT (FILES, relative paths) and the
 # SHA-256 of all names and contents, which goes into every cache key.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(_table "")
 set(_all "")
 set(_i 0)

@@ -1,0 +1,207 @@
+#include "shapejit/jit/worker_pool.hpp"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "shapejit/error.hpp"
+#include "worker_protocol.hpp"
+
+extern char** environ;
+
+namespace shapejit::jit {
+namespace fs = std::filesystem;
+namespace proto = worker_protocol;
+
+fs::path find_compile_worker() {
+  if (const char* env = std::getenv("SHAPEJIT_COMPILE_WORKER"); env && *env) {
+    if (::access(env, X_OK) == 0) return env;
+    fail(Errc::unsupported, std::string("SHAPEJIT_COMPILE_WORKER=") + env + " is not an executable");
+  }
+  Dl_info info{};
+  std::vector<fs::path> tried;
+  if (::dladdr(reinterpret_cast<void*>(&find_compile_worker), &info) && info.dli_fname) {
+    std::error_code ec;
+    fs::path module = fs::canonical(info.dli_fname, ec);
+    if (ec) module = info.dli_fname;
+    const fs::path dir = module.parent_path();
+    for (const fs::path& candidate :
+         {dir / "shapejit-compile-worker", dir / ".." / "libexec" / "shapejit" / "shapejit-compile-worker",
+          dir / ".." / "bin" / "shapejit-compile-worker"}) {
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate.lexically_normal();
+      tried.push_back(candidate.lexically_normal());
+    }
+  }
+  std::string where;
+  for (const auto& p : tried) where += "\n  " + p.string();
+  fail(Errc::unsupported,
+       "shapejit-compile-worker not found; looked in:" + where +
+           "\nset SHAPEJIT_COMPILE_WORKER, install it beside the library, or compile in process");
+}
+
+namespace {
+
+std::string describe_signal(int sig) {
+  const char* name = ::sigabbrev_np(sig);
+  return std::string("signal ") + (name ? std::string("SIG") + name : "?") + " (" +
+         std::to_string(sig) + ")";
+}
+
+struct Worker {
+  pid_t pid = -1;
+  int fd = -1;
+
+  ~Worker() { stop(SIGTERM); }
+  void stop(int sig) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+    if (pid > 0) {
+      ::kill(pid, sig);
+      int status = 0;
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      pid = -1;
+    }
+  }
+  // After EOF: how the worker ended.
+  std::string reap() {
+    ::close(fd);
+    fd = -1;
+    int status = 0;
+    pid_t r;
+    while ((r = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    pid = -1;
+    if (r < 0) return "an unknown cause";
+    if (WIFSIGNALED(status)) return describe_signal(WTERMSIG(status));
+    if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+    return "an unknown cause";
+  }
+};
+
+std::unique_ptr<Worker> spawn_worker(const fs::path& exe) {
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    fail(Errc::io, std::string("socketpair: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, sv[1], 0);   // dup2 clears CLOEXEC on fd 0
+  posix_spawn_file_actions_adddup2(&actions, sv[1], 1);
+  const std::string path = exe.string();
+  char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(sv[1]);
+  if (rc != 0) {
+    ::close(sv[0]);
+    fail(Errc::io, "cannot start " + path + ": " + std::strerror(rc));
+  }
+  auto w = std::make_unique<Worker>();
+  w->pid = pid;
+  w->fd = sv[0];
+  return w;
+}
+
+}  // namespace
+
+struct WorkerPool::Impl {
+  WorkerPoolOptions options;
+  fs::path exe;
+  std::mutex mutex;
+  std::condition_variable available;
+  std::vector<std::unique_ptr<Worker>> idle;
+  int busy = 0;
+  int started = 0;
+
+  std::unique_ptr<Worker> acquire() {
+    std::unique_lock lock(mutex);
+    available.wait(lock, [&] { return !idle.empty() || busy < options.max_workers; });
+    ++busy;
+    if (!idle.empty()) {
+      auto w = std::move(idle.back());
+      idle.pop_back();
+      return w;
+    }
+    ++started;
+    lock.unlock();
+    try {
+      return spawn_worker(exe);
+    } catch (...) {
+      release(nullptr);
+      throw;
+    }
+  }
+
+  void release(std::unique_ptr<Worker> w) {
+    std::lock_guard lock(mutex);
+    --busy;
+    if (w) idle.push_back(std::move(w));
+    available.notify_one();
+  }
+};
+
+WorkerPool::WorkerPool(WorkerPoolOptions options) : impl_(std::make_unique<Impl>()) {
+  if (options.max_workers <= 0)
+    options.max_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  impl_->exe = options.worker_path.empty() ? find_compile_worker() : options.worker_path;
+  impl_->options = std::move(options);
+}
+
+WorkerPool::~WorkerPool() = default;
+
+int WorkerPool::workers_started() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->started;
+}
+
+CompileResult WorkerPool::compile(const KernelSpec& spec, bool want_ptx) {
+  const std::string name = spec.canonical();
+  std::unique_ptr<Worker> w = impl_->acquire();
+  // A worker that dies or hangs is dropped (its destructor kills and reaps it); the next
+  // acquire() starts a replacement.
+  auto drop = [&] { impl_->release(nullptr); };
+  if (!proto::write_message(w->fd, proto::encode(proto::Request{name, want_ptx}))) {
+    const std::string why = w->reap();
+    drop();
+    throw CompileError(Errc::compiler_crashed, name, "",
+                       "compile worker for " + name + " died before the request (" + why + ")");
+  }
+  std::optional<std::string> reply;
+  try {
+    reply = proto::read_message(w->fd, impl_->options.timeout_s * 1000);
+  } catch (const Error& e) {
+    if (e.code() != Errc::compile_timeout) {
+      drop();
+      throw;
+    }
+    w->stop(SIGKILL);
+    drop();
+    throw CompileError(Errc::compile_timeout, name, "",
+                       "compiling " + name + " exceeded the time limit of " +
+                           std::to_string(impl_->options.timeout_s) + " s; the compiler was killed");
+  }
+  if (!reply) {
+    const std::string why = w->reap();
+    drop();
+    throw CompileError(Errc::compiler_crashed, name, "",
+                       "the compiler crashed compiling " + name + ": worker ended by " + why);
+  }
+  proto::Response response = proto::decode_response(*reply);
+  impl_->release(std::move(w));
+  if (response.status != proto::Status::ok)
+    throw CompileError(response.error_code, name, response.result.log, response.message);
+  return std::move(response.result);
+}
+
+}  // namespace shapejit::jit
