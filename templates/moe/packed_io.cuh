@@ -42,7 +42,7 @@ __device__ __forceinline__ float bf16_lo(unsigned w) { return __uint_as_float(w 
 __device__ __forceinline__ float bf16_hi(unsigned w) { return __uint_as_float(w & 0xffff0000u); }
 
 // Unpacks 8 BF16 values.
-__device__ __forceinline__ void unpack_bf16x8(const Packed16& v, float (&out)[8]) {
+__device__ __forceinline__ void unpack_bf16x8(const Packed16& v, float* out) {
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     out[2 * i] = bf16_lo(v.w[i]);
