@@ -10,8 +10,8 @@
 //   scales SCALE_MN_MAJOR: scales[g * scale_stride + row] (g = column / 128), the layout the
 //          grouped GEMM reads by TMA; else scales[row * scale_stride + g]
 //
-// Quantization (the project's 1x128 format): amax = max(max|x|, 1e-4) over the group,
-// scale = amax / 448, q = e4m3_rn_satfinite(x * (448 / amax)).
+// Quantization: the project's 1x128 format, bit-identical to quant/per_token_group_quant:
+// scale = max(amax, 1e-4) / 448, q = e4m3_rn_satfinite(x * (1 / scale)), FP32 throughout.
 #include "moe/packed_io.cuh"
 
 namespace shapejit::kernels {
@@ -43,7 +43,7 @@ __global__ void __launch_bounds__(HIDDEN / 16) moe_dispatch_fp8(
   for (int i = 0; i < 16; ++i) amax = fmaxf(amax, fabsf(v[i]));
   amax = fmaxf(moe::group_max<kGroupLanes>(amax), moe::kAmaxFloor);
   const float scale = __fdiv_rn(amax, moe::kFp8E4M3Max);
-  const float inv_scale = __fdiv_rn(moe::kFp8E4M3Max, amax);
+  const float inv_scale = __fdiv_rn(1.0f, scale);
   const moe::Packed16 q = moe::quantize16(v, inv_scale);
 
   const int group = col / 128;

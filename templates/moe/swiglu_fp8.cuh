@@ -40,7 +40,7 @@ __global__ void __launch_bounds__(INTERMEDIATE / 16) moe_swiglu_fp8(
   }
   amax = fmaxf(moe::group_max<kGroupLanes>(amax), moe::kAmaxFloor);
   const float scale = __fdiv_rn(amax, moe::kFp8E4M3Max);
-  const float inv_scale = __fdiv_rn(moe::kFp8E4M3Max, amax);
+  const float inv_scale = __fdiv_rn(1.0f, scale);
   moe::store16(aq + static_cast<long long>(row) * INTERMEDIATE + col, moe::quantize16(v, inv_scale));
   if (threadIdx.x % kGroupLanes == 0) {
     const int group = col / 128;
