@@ -13,6 +13,10 @@ struct ExitCode {
   int code;
 };
 
+void add_info_command(CLI::App& app);
+void add_compile_command(CLI::App& app);
+void add_precompile_command(CLI::App& app);
+void add_cache_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_bench_gemm(CLI::App& bench);

@@ -7,6 +7,10 @@ int main(int argc, char** argv) {
   CLI::App app{"shapejit: JIT kernel compiler, kernel cache and planner for DeepSeek-V3-style models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", SHAPEJIT_VERSION);
+  shapejit::cli::add_info_command(app);
+  shapejit::cli::add_precompile_command(app);
+  shapejit::cli::add_compile_command(app);
+  shapejit::cli::add_cache_command(app);
   shapejit::cli::add_plan_command(app);
   shapejit::cli::add_bench_command(app);
   try {

@@ -3,6 +3,7 @@
 // launches it. The in-memory handle cache makes repeat lookups a hash-map hit.
 #include <cuda.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -31,6 +32,22 @@ struct LoadedKernel {
   std::string spec;               // canonical spec text
   int registers = -1;
   int static_smem_bytes = 0;
+  mutable std::atomic<unsigned> dynamic_smem_limit{0};   // raised by launch() as needed
+};
+
+// Where a cubin came from.
+enum class CubinSource { memory, cache, compiled };
+
+struct CubinLookup {
+  std::shared_ptr<const jit::CompileResult> result;
+  CubinSource source = CubinSource::compiled;
+  std::string key;
+};
+
+// Counters since the runtime was created.
+struct RuntimeStats {
+  long long memory_hits = 0, cache_hits = 0, compiles = 0, compile_failures = 0, loads = 0;
+  std::string cache_status;   // "ok: <path>" or why the cache database is bypassed
 };
 
 struct LaunchParams {
@@ -41,8 +58,6 @@ struct LaunchParams {
   unsigned cluster[3] = {1, 1, 1};        // thread-block cluster dims; {1,1,1}: none
   bool programmatic_dependent_launch = false;
 };
-
-class KernelProvider;
 
 class Runtime {
  public:
@@ -57,11 +72,13 @@ class Runtime {
   // The cubin for a spec, from memory, the cache database or a fresh compile (one compile per
   // key even when many threads ask at once). Works without a GPU.
   std::shared_ptr<const jit::CompileResult> cubin(const jit::KernelSpec& spec);
+  CubinLookup fetch(const jit::KernelSpec& spec);
 
   // Loaded into the current context (needs a driver); cached per (context, spec).
   const LoadedKernel& load(const jit::KernelSpec& spec);
 
-  KernelProvider& provider();
+  RuntimeStats stats() const;
+  const RuntimeOptions& options() const;
 
  private:
   struct Impl;

@@ -1,0 +1,28 @@
+#pragma once
+// Precompile manifests: a JSON file listing operator shapes (and, for experts, raw specs):
+//
+//   {"target": {"arch": "sm_90a", "num_sms": 132},          // optional
+//    "kernels": [
+//      {"op": "quant_fp8", "k": 7168},
+//      {"op": "gemm_fp8", "m": 4096, "n": 7168, "k": 2048},
+//      {"spec": "quant/per_token_group_quant<512,128,256>@sm_90a"}]}
+//
+// Every entry is checked before anything is compiled; a bad one is an Error(invalid_argument)
+// naming the entry's index and the problem.
+#include <filesystem>
+#include <vector>
+
+#include "shapejit/jit/kernel_spec.hpp"
+#include "shapejit/runtime/device.hpp"
+
+namespace shapejit::runtime {
+
+struct Manifest {
+  std::vector<jit::KernelSpec> specs;   // deduplicated, in file order
+};
+
+// target: the device kernels are specialized for; a manifest's "target" overrides its fields.
+Manifest load_manifest(const std::filesystem::path& path, DeviceInfo target);
+Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::string& origin);
+
+}  // namespace shapejit::runtime

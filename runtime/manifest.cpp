@@ -1,0 +1,75 @@
+#include "shapejit/runtime/manifest.hpp"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "shapejit/error.hpp"
+#include "shapejit/jit/kernel_catalog.hpp"
+#include "shapejit/runtime/op_registry.hpp"
+
+namespace shapejit::runtime {
+
+Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::string& origin) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(Errc::invalid_argument, origin + ": not valid JSON: " + e.what());
+  }
+  const nlohmann::json* entries = &doc;
+  if (doc.is_object()) {
+    if (doc.contains("target")) {
+      const auto& t = doc["target"];
+      if (!t.is_object()) fail(Errc::invalid_argument, origin + ": \"target\" must be an object");
+      if (t.contains("arch")) {
+        if (!t["arch"].is_string()) fail(Errc::invalid_argument, origin + ": target.arch must be a string");
+        target.arch = t["arch"].get<std::string>();
+      }
+      if (t.contains("num_sms")) {
+        if (!t["num_sms"].is_number_integer() || t["num_sms"].get<int>() <= 0)
+          fail(Errc::invalid_argument, origin + ": target.num_sms must be a positive integer");
+        target.num_sms = t["num_sms"].get<int>();
+      }
+    }
+    if (!doc.contains("kernels")) fail(Errc::invalid_argument, origin + ": missing \"kernels\" array");
+    entries = &doc["kernels"];
+  }
+  if (!entries->is_array()) fail(Errc::invalid_argument, origin + ": \"kernels\" must be an array");
+
+  Manifest m;
+  std::set<std::string> seen;
+  size_t index = 0;
+  for (const auto& entry : *entries) {
+    const std::string where = origin + ": kernels[" + std::to_string(index++) + "]";
+    try {
+      if (!entry.is_object()) fail(Errc::invalid_argument, "must be an object");
+      std::vector<jit::KernelSpec> specs;
+      if (entry.contains("spec")) {
+        if (!entry["spec"].is_string()) fail(Errc::invalid_argument, "\"spec\" must be a string");
+        specs.push_back(jit::KernelSpec::parse(entry["spec"].get<std::string>()));
+        jit::find_kernel_template(specs.back());
+      } else if (entry.contains("op")) {
+        if (!entry["op"].is_string()) fail(Errc::invalid_argument, "\"op\" must be a string");
+        specs = find_op_family(entry["op"].get<std::string>()).specs_for(entry, target);
+      } else {
+        fail(Errc::invalid_argument, "needs \"op\" (with its shape fields) or \"spec\"");
+      }
+      for (auto& s : specs)
+        if (seen.insert(s.canonical()).second) m.specs.push_back(std::move(s));
+    } catch (const Error& e) {
+      fail(Errc::invalid_argument, where + ": " + e.what());
+    }
+  }
+  return m;
+}
+
+Manifest load_manifest(const std::filesystem::path& path, DeviceInfo target) {
+  std::ifstream in(path);
+  if (!in) fail(Errc::invalid_argument, "cannot read manifest " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_manifest(ss.str(), std::move(target), path.string());
+}
+
+}  // namespace shapejit::runtime
