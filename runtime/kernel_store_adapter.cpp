@@ -1,15 +1,51 @@
 #include "kernel_store_adapter.hpp"
 
-namespace shapejit::cache {
-class KernelStore {};
-}
+#include "shapejit/cache/kernel_store.hpp"
 
 namespace shapejit::runtime {
 
-KernelStoreAdapter::KernelStoreAdapter(const std::filesystem::path&) {}
+KernelStoreAdapter::KernelStoreAdapter(const std::filesystem::path& path)
+    : store_(std::make_unique<cache::KernelStore>(path)) {}
+
 KernelStoreAdapter::~KernelStoreAdapter() = default;
-std::optional<jit::CompileResult> KernelStoreAdapter::get(const std::string&) { return std::nullopt; }
-void KernelStoreAdapter::put(const std::string&, const jit::KernelSpec&, const jit::CompileResult&) {}
-std::string KernelStoreAdapter::status() const { return "memory only"; }
+
+std::optional<jit::CompileResult> KernelStoreAdapter::get(const std::string& key) {
+  auto record = store_->get(key);
+  if (!record) return std::nullopt;
+  jit::CompileResult r;
+  r.cubin = std::move(record->cubin);
+  r.ptx = std::move(record->ptx);
+  r.log = std::move(record->log);
+  r.lowered_name = std::move(record->lowered_name);
+  r.registers = record->registers;
+  r.spill_store_bytes = record->spill_store_bytes;
+  r.spill_load_bytes = record->spill_load_bytes;
+  r.stack_frame_bytes = record->stack_frame_bytes;
+  r.static_smem_bytes = record->static_smem_bytes;
+  r.compile_ms = record->compile_ms;
+  return r;
+}
+
+void KernelStoreAdapter::put(const std::string& key, const jit::KernelSpec& spec,
+                             const jit::CompileResult& result) {
+  cache::KernelRecord r;
+  r.key = key;
+  r.spec = spec.canonical();
+  r.family = spec.family;
+  r.arch = spec.arch;
+  r.lowered_name = result.lowered_name;
+  r.cubin = result.cubin;
+  r.ptx = result.ptx;
+  r.log = result.log;
+  r.registers = result.registers;
+  r.spill_store_bytes = result.spill_store_bytes;
+  r.spill_load_bytes = result.spill_load_bytes;
+  r.stack_frame_bytes = result.stack_frame_bytes;
+  r.static_smem_bytes = result.static_smem_bytes;
+  r.compile_ms = result.compile_ms;
+  store_->put(std::move(r));
+}
+
+std::string KernelStoreAdapter::status() const { return store_->status(); }
 
 }  // namespace shapejit::runtime
