@@ -250,14 +250,14 @@ std::string KernelStore::status() const {
 std::optional<KernelRecord> KernelStore::get(const std::string& key) {
   Impl& m = *impl_;
   std::lock_guard lock(m.mutex);
-  if (!m.db) {
-    auto it = m.memory.find(key);
-    if (it == m.memory.end()) {
-      ++m.counters.misses;
-      return std::nullopt;
-    }
+  // Entries the file could not take (memory mode, read-only or locked writes) live here.
+  if (auto it = m.memory.find(key); it != m.memory.end()) {
     ++m.counters.hits;
     return it->second;
+  }
+  if (!m.db) {
+    ++m.counters.misses;
+    return std::nullopt;
   }
   std::optional<KernelRecord> found;
   std::string stored_checksum;

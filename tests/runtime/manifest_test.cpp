@@ -1,0 +1,59 @@
+#include <gtest/gtest.h>
+
+#include "shapejit/error.hpp"
+#include "shapejit/runtime/manifest.hpp"
+#include "shapejit/runtime/op_registry.hpp"
+
+using namespace shapejit;
+using namespace shapejit::runtime;
+
+namespace {
+std::string error_of(const std::string& text) {
+  try {
+    parse_manifest(text, default_target_device(), "m.json");
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    return e.what();
+  }
+  return "accepted";
+}
+}  // namespace
+
+TEST(Manifest, OpsAndSpecsBecomeDeduplicatedSpecs) {
+  const Manifest m = parse_manifest(R"({"target": {"arch": "sm_90a", "num_sms": 132}, "kernels": [
+      {"op": "quant_fp8", "k": 7168},
+      {"op": "quant_fp8", "k": 7168, "group_size": 128},
+      {"spec": "quant/per_token_group_quant<512,128,256>@sm_90a"}]})",
+                                    default_target_device(), "m.json");
+  ASSERT_EQ(m.specs.size(), 2u);
+  EXPECT_EQ(m.specs[0].canonical(), "quant/per_token_group_quant<7168,128,256>@sm_90a");
+  EXPECT_EQ(m.specs[1].canonical(), "quant/per_token_group_quant<512,128,256>@sm_90a");
+}
+
+TEST(Manifest, TargetArchReachesTheSpecs) {
+  const Manifest m = parse_manifest(R"({"target": {"arch": "sm_100a"}, "kernels": [{"op": "quant_fp8", "k": 512}]})",
+                                    default_target_device(), "m.json");
+  EXPECT_EQ(m.specs.at(0).arch, "sm_100a");
+}
+
+TEST(Manifest, BadEntriesNameTheirIndexAndProblem) {
+  EXPECT_NE(error_of("{").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(error_of(R"({"kernels": 3})").find("must be an array"), std::string::npos);
+  EXPECT_NE(error_of(R"({"kernels": [{"op": "quant_fp8", "k": 512}, {"op": "nope"}]})").find("kernels[1]: unknown op 'nope'"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"kernels": [{"op": "quant_fp8", "k": 100}]})").find("kernels[0]"), std::string::npos);
+  EXPECT_NE(error_of(R"({"kernels": [{"op": "quant_fp8"}]})").find("missing field 'k'"), std::string::npos);
+  EXPECT_NE(error_of(R"({"kernels": [{"k": 5}]})").find("needs \"op\""), std::string::npos);
+  EXPECT_NE(error_of(R"({"kernels": [{"spec": "quant/zzz<1>@sm_90a"}]})").find("unknown kernel 'zzz'"), std::string::npos);
+}
+
+TEST(OpRegistry, DeepSeekV3SetHasTheQuantWidthsAndNoDuplicates) {
+  const auto specs = deepseek_v3_specs(default_target_device());
+  std::set<std::string> seen;
+  int quant = 0;
+  for (const auto& s : specs) {
+    EXPECT_TRUE(seen.insert(s.canonical()).second) << s.canonical();
+    quant += s.family == "quant";
+  }
+  EXPECT_EQ(quant, 7);
+}
