@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "shapejit/jit/compile_key.hpp"
+#include "support/paths.hpp"
 
 using namespace shapejit::jit;
 
@@ -19,7 +20,7 @@ TEST(CompileKey, IsStableWithinAProcess) {
 
 TEST(CompileKey, IsStableAcrossProcesses) {
   // The CLI runs in a fresh process; its "key:" line must equal this process's key.
-  const std::string cmd = std::string(SHAPEJIT_BIN_DIR) + "/shapejit compile '" + kSpec +
+  const std::string cmd = shapejit::testing::bin_dir() + "/shapejit compile '" + kSpec +
                           "' --emit log --in-process";
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   ASSERT_TRUE(pipe);

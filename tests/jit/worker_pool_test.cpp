@@ -5,6 +5,7 @@
 
 #include "shapejit/error.hpp"
 #include "shapejit/jit/worker_pool.hpp"
+#include "support/paths.hpp"
 
 using namespace shapejit;
 using namespace shapejit::jit;
@@ -14,7 +15,7 @@ WorkerPoolOptions options(int timeout_s = 60, int workers = 2) {
   WorkerPoolOptions o;
   o.max_workers = workers;
   o.timeout_s = timeout_s;
-  o.worker_path = std::string(SHAPEJIT_BIN_DIR) + "/shapejit-compile-worker";
+  o.worker_path = shapejit::testing::bin_dir() + "/shapejit-compile-worker";
   return o;
 }
 }  // namespace
