@@ -129,6 +129,8 @@ void add_cache_command(CLI::App& app) {
     open_store(*a)->clear();
     std::cout << "cleared\n";
   });
+  // --cache may follow the action too: `shapejit cache ls --cache FILE`.
+  for (auto* sub : cache->get_subcommands({})) sub->fallthrough();
 }
 
 }  // namespace shapejit::cli

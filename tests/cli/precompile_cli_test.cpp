@@ -1,0 +1,156 @@
+// End to end through the shapejit executable, as a user runs it.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "support/paths.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliRun {
+  int exit_code;
+  std::string out;
+};
+
+CliRun run(const std::string& args) {
+  const std::string cmd = shapejit::testing::bin_dir() + "/shapejit " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+nlohmann::json last_json_line(const std::string& out) {
+  const auto end = out.find_last_not_of('\n');
+  const auto begin = out.rfind('\n', end);
+  return nlohmann::json::parse(out.substr(begin == std::string::npos ? 0 : begin + 1, end + 1));
+}
+
+fs::path fresh(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("shapejit-cli-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// The quantization kernels of the DeepSeek-V3 set: small, fast to compile.
+const char* kManifest = R"({"target": {"arch": "sm_90a", "num_sms": 132}, "kernels": [
+  {"op": "quant_fp8", "k": 7168}, {"op": "quant_fp8", "k": 2048}, {"op": "quant_fp8", "k": 1536},
+  {"op": "quant_fp8", "k": 512}, {"op": "quant_fp8", "k": 16384}, {"op": "quant_fp8", "k": 18432},
+  {"op": "quant_fp8", "k": 4096}]})";
+
+}  // namespace
+
+TEST(PrecompileCli, ColdThenWarmIsAllHits) {
+  const fs::path dir = fresh("warm");
+  std::ofstream(dir / "m.json") << kManifest;
+  const std::string args = "precompile --manifest " + (dir / "m.json").string() + " --cache " +
+                           (dir / "k.db").string() + " -j 2 --json";
+  const CliRun cold = run(args);
+  ASSERT_EQ(cold.exit_code, 0) << cold.out;
+  const auto c = last_json_line(cold.out);
+  EXPECT_EQ(c["compiled"], 7);
+  EXPECT_EQ(c["hits"], 0);
+  EXPECT_EQ(c["failed"], 0);
+  const CliRun warm = run(args);
+  ASSERT_EQ(warm.exit_code, 0) << warm.out;
+  const auto w = last_json_line(warm.out);
+  EXPECT_EQ(w["compiled"], 0);
+  EXPECT_EQ(w["hits"], 7);
+  const CliRun ls = run("cache ls --json --cache " + (dir / "k.db").string());
+  EXPECT_EQ(nlohmann::json::parse(ls.out).size(), 7u) << ls.out;
+  EXPECT_EQ(run("cache verify --cache " + (dir / "k.db").string()).exit_code, 0);
+}
+
+TEST(PrecompileCli, SeveralProcessesAtOnceFinishAndAgree) {
+  const fs::path dir = fresh("procs");
+  std::ofstream(dir / "m.json") << kManifest;
+  const std::string args = "precompile --manifest " + (dir / "m.json").string() + " --cache " +
+                           (dir / "k.db").string() + " -j 1 --json";
+  constexpr int kProcs = 4;
+  std::vector<FILE*> pipes;
+  for (int i = 0; i < kProcs; ++i)
+    pipes.push_back(popen((shapejit::testing::bin_dir() + "/shapejit " + args + " 2>&1").c_str(), "r"));
+  for (FILE* p : pipes) {
+    std::string out;
+    char buf[4096];
+    while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    const int status = pclose(p);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+    const auto j = last_json_line(out);
+    EXPECT_EQ(j["failed"], 0) << out;
+    EXPECT_EQ(j["compiled"].get<int>() + j["hits"].get<int>(), 7);
+  }
+  const CliRun verify = run("cache verify --cache " + (dir / "k.db").string());
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  EXPECT_NE(verify.out.find("7 entries checked, 0 corrupt"), std::string::npos) << verify.out;
+  const auto warm = last_json_line(run(args).out);
+  EXPECT_EQ(warm["hits"], 7);
+}
+
+TEST(PrecompileCli, BadManifestIsExitTwoAndLeavesTheCacheAlone) {
+  const fs::path dir = fresh("bad");
+  std::ofstream(dir / "good.json") << kManifest;
+  const std::string db = (dir / "k.db").string();
+  ASSERT_EQ(run("precompile --manifest " + (dir / "good.json").string() + " --cache " + db + " --json").exit_code, 0);
+  const auto before = fs::file_size(db);
+  for (const char* text : {R"({"kernels": [{"op": "quant_fp8", "k": 512}, {"op": "warp_drive"}]})",
+                           R"({"kernels": [{"op": "quant_fp8", "k": 100}]})", "{ not json",
+                           R"({"kernels": [{"spec": "quant/per_token_group_quant<7168>@sm_90a"}]})"}) {
+    std::ofstream(dir / "bad.json") << text;
+    const CliRun r = run("precompile --manifest " + (dir / "bad.json").string() + " --cache " + db);
+    EXPECT_EQ(r.exit_code, 2) << text << "\n" << r.out;
+    EXPECT_NE(r.out.find("bad.json"), std::string::npos) << r.out;
+  }
+  EXPECT_NE(run("precompile --manifest " + (dir / "bad.json").string() + " --cache " + db).out.find("kernels[0]"),
+            std::string::npos);
+  EXPECT_EQ(fs::file_size(db), before);
+  EXPECT_EQ(run("cache verify --cache " + db).exit_code, 0);
+}
+
+TEST(PrecompileCli, CacheVerifyExitsNonZeroOnCorruptionAndRepairs) {
+  const fs::path dir = fresh("verify");
+  std::ofstream(dir / "m.json") << kManifest;
+  const std::string db = (dir / "k.db").string();
+  ASSERT_EQ(run("precompile --manifest " + (dir / "m.json").string() + " --cache " + db).exit_code, 0);
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "UPDATE kernels SET cubin = x'00' WHERE rowid = 1", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  const CliRun v = run("cache verify --cache " + db);
+  EXPECT_NE(v.out.find("1 corrupt"), std::string::npos) << v.out;
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_EQ(run("cache verify --repair --cache " + db).exit_code, 1);
+  EXPECT_EQ(run("cache verify --cache " + db).exit_code, 0);
+  // The repaired entry compiles again on the next precompile.
+  const auto j = last_json_line(run("precompile --json --manifest " + (dir / "m.json").string() + " --cache " + db).out);
+  EXPECT_EQ(j["compiled"], 1);
+  EXPECT_EQ(j["hits"], 6);
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* sub : {"info", "precompile", "compile", "cache", "cache ls", "cache gc", "plan", "bench"}) {
+    const CliRun r = run(std::string(sub) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << sub << "\n" << r.out;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
+  }
+}
+
+TEST(Cli, InfoWorksWithoutAGpu) {
+  const CliRun r = run("info --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.contains("nvrtc"));
+  EXPECT_TRUE(j.contains("cache"));
+}
