@@ -1,8 +1,9 @@
-# Installed layout: bin/shapejit and bin/shapejit-compile-worker (found beside the executable
-# that links the library), lib/libshapejit_*.a, include/shapejit/..., lib/cmake/shapejit.
+# Installed layout: bin/shapejit and bin/shapejit-compile-worker (beside the CLI),
+# libexec/shapejit/shapejit-compile-worker (for applications linking the library), lib/libshapejit_*.a, include/shapejit/..., lib/cmake/shapejit.
 include(CMakePackageConfigHelpers)
 
 install(TARGETS shapejit_cli shapejit_compile_worker RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS shapejit_compile_worker RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/shapejit)
 install(TARGETS shapejit shapejit_runtime shapejit_comm shapejit_planner shapejit_jit shapejit_cache
                 shapejit_templates shapejit_xxhash shapejit_sqlite
         EXPORT shapejitTargets

@@ -42,6 +42,10 @@ fs::path find_compile_worker() {
       tried.push_back(candidate.lexically_normal());
     }
   }
+  // A host application linking the installed static library: the install location.
+  const fs::path installed = SHAPEJIT_INSTALLED_WORKER;
+  if (::access(installed.c_str(), X_OK) == 0) return installed;
+  tried.push_back(installed);
   std::string where;
   for (const auto& p : tried) where += "\n  " + p.string();
   fail(Errc::unsupported,

@@ -18,7 +18,8 @@ struct WorkerPoolOptions {
 
 // $SHAPEJIT_COMPILE_WORKER, else shapejit-compile-worker beside the module that holds this
 // library (the executable for a static link, the .so for a shared one), or in ../libexec/shapejit
-// or ../bin relative to it. Throws Error(unsupported) listing the places it looked.
+// or ../bin relative to it, else the installed copy (<prefix>/libexec/shapejit). Throws
+// Error(unsupported) listing the places it looked.
 std::filesystem::path find_compile_worker();
 
 class WorkerPool {
