@@ -99,7 +99,9 @@ void run_precompile(const PrecompileArgs& a) {
                           {"failed", failed.load()},       {"total", specs.size()},
                           {"seconds", seconds},            {"median_compile_ms", median},
                           {"arch", target.arch},           {"num_sms", target.num_sms},
-                          {"cache", stats.cache_status}};
+                          {"cache", stats.cache_status},
+                          {"cache_corrupt", stats.cache_corrupt},
+                          {"cache_bypasses", stats.cache_bypasses}};
     std::cout << out.dump() << std::endl;
   } else {
     std::cout << "precompiled " << specs.size() << " kernels for " << target.arch << " ("

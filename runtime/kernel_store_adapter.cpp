@@ -1,6 +1,7 @@
 #include "kernel_store_adapter.hpp"
 
 #include "shapejit/cache/kernel_store.hpp"
+#include "shapejit/runtime/runtime.hpp"
 
 namespace shapejit::runtime {
 
@@ -47,5 +48,12 @@ void KernelStoreAdapter::put(const std::string& key, const jit::KernelSpec& spec
 }
 
 std::string KernelStoreAdapter::status() const { return store_->status(); }
+
+void KernelStoreAdapter::add_counters(RuntimeStats& stats) const {
+  const cache::StoreCounters c = store_->counters();
+  stats.cache_misses = c.misses;
+  stats.cache_corrupt = c.corrupt;
+  stats.cache_bypasses = c.bypasses;
+}
 
 }  // namespace shapejit::runtime

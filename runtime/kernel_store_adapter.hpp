@@ -15,6 +15,8 @@ class KernelStore;
 
 namespace shapejit::runtime {
 
+struct RuntimeStats;
+
 class KernelStoreAdapter {
  public:
   explicit KernelStoreAdapter(const std::filesystem::path& path);
@@ -22,6 +24,8 @@ class KernelStoreAdapter {
   std::optional<jit::CompileResult> get(const std::string& key);
   void put(const std::string& key, const jit::KernelSpec& spec, const jit::CompileResult& result);
   std::string status() const;
+  // misses, corrupt entries and bypass reasons so far
+  void add_counters(RuntimeStats& stats) const;
 
  private:
   std::unique_ptr<cache::KernelStore> store_;

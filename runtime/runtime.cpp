@@ -83,6 +83,7 @@ RuntimeStats Runtime::stats() const {
   std::lock_guard lock(impl_->mutex);
   RuntimeStats s = impl_->stats;
   s.cache_status = impl_->store ? impl_->store->status() : "disabled";
+  if (impl_->store) impl_->store->add_counters(s);
   return s;
 }
 

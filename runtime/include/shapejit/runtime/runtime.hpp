@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -47,7 +48,9 @@ struct CubinLookup {
 // Counters since the runtime was created.
 struct RuntimeStats {
   long long memory_hits = 0, cache_hits = 0, compiles = 0, compile_failures = 0, loads = 0;
-  std::string cache_status;   // "ok: <path>" or why the cache database is bypassed
+  long long cache_misses = 0, cache_corrupt = 0;   // from the database
+  std::map<std::string, long long> cache_bypasses;  // reason → count
+  std::string cache_status;   // "sqlite <path> (wal)" or "memory only: <reason>"
 };
 
 struct LaunchParams {
