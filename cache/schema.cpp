@@ -6,13 +6,9 @@
 namespace shapejit::cache {
 namespace {
 
-int user_version(sqlite3* db) {
-  Statement s(db, "PRAGMA user_version");
-  return s.step() ? static_cast<int>(s.integer(0)) : 0;
-}
-
-constexpr const char* kCreateV1 = R"sql(
-CREATE TABLE IF NOT EXISTS kernels (
+// The current layout, created in one go in an empty file.
+constexpr const char* kCreateCurrent = R"sql(
+CREATE TABLE kernels (
   key TEXT PRIMARY KEY,
   spec TEXT NOT NULL,
   family TEXT NOT NULL,
@@ -28,34 +24,84 @@ CREATE TABLE IF NOT EXISTS kernels (
   last_used INTEGER NOT NULL,
   bytes INTEGER NOT NULL,
   checksum TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS kernels_last_used ON kernels (last_used);
-CREATE TABLE IF NOT EXISTS tuning_records (
-  key TEXT PRIMARY KEY, family TEXT NOT NULL, shape_json TEXT NOT NULL, config_json TEXT NOT NULL,
-  time_us REAL, measured_at INTEGER, device TEXT);
-CREATE TABLE IF NOT EXISTS profiles (name TEXT PRIMARY KEY, json TEXT NOT NULL, created INTEGER);
+CREATE INDEX kernels_last_used ON kernels (last_used);
+CREATE INDEX kernels_family ON kernels (family, arch);
+CREATE TABLE tuning_records (
+  key TEXT PRIMARY KEY,
+  spec_family TEXT NOT NULL,
+  shape_json TEXT NOT NULL,
+  config_json TEXT NOT NULL,
+  time_us REAL NOT NULL,
+  measured_at INTEGER NOT NULL,
+  device TEXT NOT NULL DEFAULT '');
+CREATE INDEX tuning_lookup ON tuning_records (spec_family, device, shape_json);
+CREATE TABLE profiles (name TEXT PRIMARY KEY, json TEXT NOT NULL, created INTEGER NOT NULL);
 )sql";
+
+// Version 1 → 2: version 1 files carry no application id, name the tuning family column
+// `family` and lack the lookup indexes.
+constexpr const char* kMigrate1To2 = R"sql(
+ALTER TABLE tuning_records RENAME COLUMN family TO spec_family;
+CREATE INDEX IF NOT EXISTS kernels_family ON kernels (family, arch);
+CREATE INDEX IF NOT EXISTS tuning_lookup ON tuning_records (spec_family, device, shape_json);
+)sql";
+
+// Migrations indexed by the version they start from.
+constexpr const char* kMigrations[] = {nullptr, kMigrate1To2};
+static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
+
+// Version 1 predates the application id; recognize it by its kernels table.
+bool looks_like_version_1(sqlite3* db) {
+  return query_integer(db,
+                       "SELECT COUNT(*) FROM pragma_table_info('kernels') "
+                       "WHERE name IN ('cubin', 'checksum', 'lowered_name', 'last_used')") == 4 &&
+         query_integer(db, "SELECT COUNT(*) FROM pragma_table_info('tuning_records') WHERE name = 'family'") == 1;
+}
+
+void stamp(sqlite3* db) {
+  exec(db, "PRAGMA application_id = " + std::to_string(kApplicationId));
+  exec(db, "PRAGMA user_version = " + std::to_string(kSchemaVersion));
+}
 
 }  // namespace
 
-SchemaState prepare_schema(sqlite3* db, bool read_only) {
+SchemaState inspect_schema(sqlite3* db) {
   SchemaState state;
-  state.version = user_version(db);   // reading the header: a non-database fails here
-  if (state.version > kSchemaVersion) {
-    state.too_new = true;
-    return state;
+  // Reading the header first: a file that is not SQLite fails here, before anything is written.
+  const std::int64_t application_id = query_integer(db, "PRAGMA application_id");
+  const std::int64_t user_version = query_integer(db, "PRAGMA user_version");
+  const std::int64_t objects = query_integer(db, "SELECT COUNT(*) FROM sqlite_master");
+  if (application_id == kApplicationId) {
+    state.version = static_cast<int>(user_version);
+    state.too_new = state.version > kSchemaVersion;
+  } else if (application_id == 0 && user_version == 0 && objects == 0) {
+    state.version = 0;   // empty: ours to set up
+  } else if (application_id == 0 && user_version == 1 && looks_like_version_1(db)) {
+    state.version = 1;
+  } else {
+    state.foreign = true;
+    state.detail = "application_id " + std::to_string(application_id) + ", user_version " +
+                   std::to_string(user_version) + ", " + std::to_string(objects) + " schema objects";
   }
-  if (state.version == kSchemaVersion || read_only) return state;
+  return state;
+}
+
+SchemaState prepare_schema(sqlite3* db, bool read_only) {
+  SchemaState state = inspect_schema(db);
+  if (state.too_new || state.foreign || state.version == kSchemaVersion || read_only) return state;
   // auto_vacuum only takes effect before the first table is created.
-  exec(db, "PRAGMA auto_vacuum = INCREMENTAL");
+  if (state.version == 0) exec(db, "PRAGMA auto_vacuum = INCREMENTAL");
   WriteTransaction tx(db);
-  state.version = user_version(db);   // another process may have won the race
+  state = inspect_schema(db);   // another process may have set the file up meanwhile
+  if (state.too_new || state.foreign || state.version == kSchemaVersion) return state;
   if (state.version == 0) {
-    exec(db, kCreateV1);
-    exec(db, ("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
-    state.version = kSchemaVersion;
+    exec(db, kCreateCurrent);
+  } else {
+    for (int v = state.version; v < kSchemaVersion; ++v) exec(db, kMigrations[v]);
   }
-  // Later versions migrate here, one step at a time (v1 → v2 → ...).
+  stamp(db);
   tx.commit();
+  state.version = kSchemaVersion;
   return state;
 }
 

@@ -3,9 +3,22 @@
 namespace shapejit::cache {
 namespace {
 [[noreturn]] void raise(sqlite3* db, int code) {
-  throw SqliteError{code, db ? sqlite3_errmsg(db) : sqlite3_errstr(code)};
+  throw SqliteError(code, db ? sqlite3_errmsg(db) : sqlite3_errstr(code));
 }
 }  // namespace
+
+DbHandle open_database(const std::string& path, int flags) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) {
+    const std::string message = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    const int code = raw ? sqlite3_extended_errcode(raw) : rc;
+    throw SqliteError(code, message);
+  }
+  sqlite3_extended_result_codes(db.get(), 1);
+  return db;
+}
 
 Statement::Statement(sqlite3* db, const char* sql) : db_(db) {
   if (int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); rc != SQLITE_OK) raise(db, rc);
@@ -27,7 +40,9 @@ Statement& Statement::bind(int i, double v) {
   return *this;
 }
 Statement& Statement::bind_blob(int i, const void* data, std::size_t size) {
-  if (int rc = sqlite3_bind_blob64(stmt_, i, data, size, SQLITE_TRANSIENT)) raise(db_, rc);
+  // A null pointer would bind NULL; an empty blob is still a blob.
+  static const char kEmpty = 0;
+  if (int rc = sqlite3_bind_blob64(stmt_, i, data ? data : &kEmpty, size, SQLITE_TRANSIENT)) raise(db_, rc);
   return *this;
 }
 
@@ -55,8 +70,18 @@ void exec(sqlite3* db, const char* sql) {
   if (rc != SQLITE_OK) {
     std::string message = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    throw SqliteError{rc, message};
+    throw SqliteError(rc, message);
   }
+}
+
+std::int64_t query_integer(sqlite3* db, const char* sql) {
+  Statement s(db, sql);
+  return s.step() ? s.integer(0) : 0;
+}
+
+std::string query_text(sqlite3* db, const char* sql) {
+  Statement s(db, sql);
+  return s.step() ? s.text(0) : std::string();
 }
 
 WriteTransaction::WriteTransaction(sqlite3* db) : db_(db) { exec(db, "BEGIN IMMEDIATE"); }

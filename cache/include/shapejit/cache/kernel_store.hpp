@@ -1,9 +1,20 @@
 #pragma once
 // The kernel database: one SQLite file holding compiled kernels by cache key, tuning records
 // and cost profiles. Every cubin is checksummed and verified on read; a mismatch is a miss,
-// never a wrong kernel. When the file cannot be used (unwritable place, locked past the
-// timeout, not a database, schema from a newer shapejit) the store says why once and goes on
-// in memory; get/put never throw.
+// never a wrong kernel.
+//
+// The store never takes its host down. When the file cannot be used it says why once (through
+// StoreOptions::on_bypass) and carries on:
+//   - read-only file or directory, writes locked past the busy timeout, disk full: hits are
+//     still read from the file when it can be read; new kernels are kept in memory;
+//   - cannot open or create, not a database, damaged, written by a newer shapejit, or a SQLite
+//     file that is not a shapejit database: memory only, and the file is left untouched.
+// get/put never throw. The maintenance calls (list, verify, gc, clear, export, import, stats)
+// throw shapejit::Error(Errc::cache) when the file fails under them.
+//
+// One instance may be used from many threads (calls are serialized). Many processes may use
+// the same file at once: writes take the lock up front (BEGIN IMMEDIATE) and wait up to the
+// busy timeout. Do not carry an open store across fork(); open it in the child.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -13,46 +24,67 @@
 #include <string>
 #include <vector>
 
+#include "shapejit/cache/kernel_record.hpp"
+
 namespace shapejit::cache {
 
-inline constexpr int kSchemaVersion = 1;
+namespace detail {
+struct StoreState;
+}
 
-struct KernelRecord {
-  std::string key;            // jit::compile_key
-  std::string spec;           // canonical spec text
-  std::string family, arch;
-  std::string lowered_name;
-  std::vector<std::uint8_t> cubin;
-  std::string ptx, log;
-  int registers = -1, spill_store_bytes = 0, spill_load_bytes = 0, stack_frame_bytes = 0;
-  int static_smem_bytes = 0;
-  double compile_ms = 0.0;
-  std::int64_t created = 0, last_used = 0;   // unix seconds
-  std::int64_t bytes = 0;                    // stored size (cubin + PTX + log)
-};
+// Version of the tables; stored in the file (PRAGMA user_version). Older files are migrated,
+// newer ones refused. History: 1 = first layout; 2 = application id, tuning_records.spec_family,
+// lookup indexes.
+inline constexpr int kSchemaVersion = 2;
+// PRAGMA application_id of every shapejit database ("SJIT"): a file without it is not ours.
+inline constexpr std::int32_t kApplicationId = 0x534A4954;
 
 struct StoreOptions {
   int busy_timeout_ms = 60000;
   std::int64_t max_bytes = 0;   // > 0: evict least recently used entries after inserts
-  // Called once, with the reason, when the store falls back to memory (default: stderr).
-  std::function<void(const std::string&)> on_bypass;
+  // Called once per degradation, with the reason (default: a line on stderr).
+  std::function<void(const std::string&)> on_bypass = nullptr;
+  // Called for every corrupt entry found (default: a line on stderr).
+  std::function<void(const std::string&)> on_corrupt = nullptr;
+  // Unix seconds; tests replace it to age entries.
+  std::function<std::int64_t()> clock = nullptr;
+  // The last-used stamp of a hit is rewritten only when older than this.
+  std::int64_t touch_interval_s = 60;
+  // false: always a rollback journal. WAL is also skipped on network file systems.
+  bool allow_wal = true;
 };
+
+// Short reasons, used as the keys of StoreCounters::bypasses.
+inline constexpr const char* kReasonReadOnly = "database read-only";
+inline constexpr const char* kReasonLocked = "locked past timeout";
+inline constexpr const char* kReasonCorruptHeader = "corrupt header";
+inline constexpr const char* kReasonCorrupt = "database corrupt";
+inline constexpr const char* kReasonSchemaTooNew = "schema too new";
+inline constexpr const char* kReasonForeign = "not a shapejit database";
+inline constexpr const char* kReasonCannotOpen = "cannot open";
+inline constexpr const char* kReasonDiskFull = "disk full";
+inline constexpr const char* kReasonIo = "i/o error";
 
 struct StoreCounters {
   long long hits = 0, misses = 0, stores = 0, evictions = 0, corrupt = 0;
-  std::map<std::string, long long> bypasses;   // reason → count
+  std::map<std::string, long long> bypasses;   // reason → gets/puts that could not use the file
 };
 
 struct StoreStats {
   std::string path, journal_mode, status;
-  int schema_version = 0;
-  long long entries = 0, bytes = 0, file_bytes = 0;
+  int schema_version = 0;                        // of the file; 0 when not opened
+  long long entries = 0, bytes = 0, file_bytes = 0;   // file_bytes: database + WAL
   std::map<std::string, long long> entries_per_family;
   StoreCounters counters;
+  bool persistent = false, writable = false;
+  std::string bypass_reason;                     // short reason, empty when fully working
+  std::map<std::string, long long> bytes_per_family;
+  long long tuning_records = 0, profiles = 0;
 };
 
 struct ImportResult {
   long long imported = 0, skipped_existing = 0, corrupt = 0;
+  long long tuning_records = 0, profiles = 0;   // added (existing ones are kept)
 };
 
 class KernelStore {
@@ -62,37 +94,50 @@ class KernelStore {
   KernelStore(const KernelStore&) = delete;
   KernelStore& operator=(const KernelStore&) = delete;
 
-  bool persistent() const;   // false: working from memory
-  std::string status() const;   // "sqlite <path> (wal)" or "memory only: <reason>"
+  bool persistent() const;   // false: working from memory only
+  bool writable() const;     // true: new kernels go to the file
+  std::string status() const;   // "sqlite <path> (wal)", "..., writes in memory: <why>" or "memory only: <why>"
+  std::string bypass_reason() const;   // short reason (kReason*), empty when fully working
   const std::filesystem::path& path() const;
 
+  // Kernels. get verifies the checksum: a damaged entry is reported, deleted and returned as a miss.
   std::optional<KernelRecord> get(const std::string& key);
   void put(KernelRecord record);
+  bool erase(const std::string& key);   // false: not present
 
+  // Maintenance (throw Error(Errc::cache) when the file fails; writes need writable()).
   std::vector<KernelRecord> list(const std::string& family = "", const std::string& arch = "");   // no blobs
-  std::vector<std::string> verify(bool repair);   // keys whose checksum fails; repair deletes them
+  std::vector<std::string> verify(bool repair);   // keys whose checksum fails; repair deletes them.
+                                                  // Structural damage (quick_check) throws.
   long long gc(std::int64_t max_bytes);           // evicts LRU first; returns entries removed
-  void clear();
+  long long clear();                              // every kernel; returns entries removed
   StoreStats stats();
   StoreCounters counters() const;
 
-  // A portable artifact: a fresh database file holding every (verified) kernel.
+  // A portable artifact: a new single-file SQLite database holding every verified kernel, tuning
+  // record and profile; written beside `file` and renamed over it. Returns kernels written.
   long long export_to(const std::filesystem::path& file);
+  // Opens an artifact read-only, verifies every kernel (damaged ones are skipped and counted)
+  // and adds what is new, in one transaction.
   ImportResult import_from(const std::filesystem::path& file);
 
-  // Tuning records and cost profiles (JSON text), keyed by name.
+  // Tuning records.
+  void put_tuning(TuningRecord record);
+  std::optional<TuningRecord> get_tuning(const std::string& key);
+  // Filters are ignored when empty; fastest first.
+  std::vector<TuningRecord> tuning_records(const std::string& spec_family = "", const std::string& shape_json = "",
+                                           const std::string& device = "");
   void put_tuning_record(const std::string& key, const std::string& family, const std::string& shape_json,
                          const std::string& config_json, double time_us, const std::string& device);
   std::optional<std::string> tuning_record(const std::string& key);   // config JSON
+
+  // Cost profiles (JSON text), by name.
   void put_profile(const std::string& name, const std::string& json);
   std::optional<std::string> profile(const std::string& name);
+  std::vector<Profile> profiles();   // sorted by name
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<detail::StoreState> impl_;
 };
-
-// XXH3-128 of a record's stored bytes, as 32 hex digits.
-std::string record_checksum(const KernelRecord& record);
 
 }  // namespace shapejit::cache

@@ -1,0 +1,160 @@
+// KernelStore: export to and import from a portable artifact. The artifact is a new SQLite file
+// with the store's own schema (rollback journal, so it is one self-contained file); every kernel
+// in it carries its checksum, which import verifies.
+#include <unistd.h>
+
+#include "kernel_rows.hpp"
+#include "schema.hpp"
+#include "shapejit/cache/kernel_store.hpp"
+#include "shapejit/error.hpp"
+#include "store_state.hpp"
+#include "tuning_rows.hpp"
+
+namespace shapejit::cache {
+namespace fs = std::filesystem;
+using detail::StoreState;
+
+namespace {
+
+// Removes a half-written artifact unless released.
+class TempFile {
+ public:
+  explicit TempFile(fs::path path) : path_(std::move(path)) {}
+  ~TempFile() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    fs::remove(path_, ec);
+    fs::remove(path_.string() + "-journal", ec);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const fs::path& path() const { return path_; }
+  void release() { path_.clear(); }
+
+ private:
+  fs::path path_;
+};
+
+struct ArtifactContents {
+  std::vector<KernelRecord> kernels;   // verified
+  std::vector<TuningRecord> tuning;
+  std::vector<Profile> profiles;
+};
+
+}  // namespace
+
+long long KernelStore::export_to(const fs::path& file) {
+  StoreState& m = *impl_;
+  std::lock_guard lock(m.mutex);
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) fail(Errc::invalid_argument, "cannot export to " + file.string() + ": it is a directory");
+  if (fs::exists(file, ec) && fs::exists(m.path, ec) && fs::equivalent(file, m.path, ec))
+    fail(Errc::invalid_argument, "cannot export the kernel cache onto itself (" + file.string() + ")");
+
+  // Gather first: what the store holds, each kernel verified.
+  ArtifactContents out;
+  for (const auto& [k, r] : m.memory) out.kernels.push_back(r);
+  for (const auto& [k, r] : m.memory_tuning) out.tuning.push_back(r);
+  for (const auto& [k, p] : m.memory_profiles) out.profiles.push_back(p);
+  if (m.db) {
+    try {
+      Statement s(m.db.get(), std::string("SELECT ") + detail::kKernelColumns + " FROM kernels ORDER BY key");
+      while (s.step()) {
+        KernelRecord r = detail::read_kernel(s, true);
+        if (record_checksum(r) != s.text(detail::kChecksumColumn)) {
+          ++m.counters.corrupt;
+          m.report_corrupt("entry " + r.key + " (" + r.spec + ") failed its checksum; not exported");
+          continue;
+        }
+        out.kernels.push_back(std::move(r));
+      }
+      Statement t(m.db.get(), "SELECT " + detail::tuning_columns() + " FROM tuning_records ORDER BY key");
+      while (t.step()) out.tuning.push_back(detail::read_tuning(t));
+      Statement p(m.db.get(), std::string("SELECT ") + detail::kProfileColumns + " FROM profiles ORDER BY name");
+      while (p.step()) out.profiles.push_back(detail::read_profile(p));
+    } catch (const SqliteError& e) {
+      m.fail_maintenance("export the cache", e);
+    }
+  }
+
+  // Write beside the destination and rename, so a failed export leaves no half file behind.
+  TempFile temp(file.string() + ".tmp-" + std::to_string(::getpid()));
+  fs::remove(temp.path(), ec);
+  try {
+    DbHandle db = open_database(temp.path().string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+    prepare_schema(db.get(), false);
+    WriteTransaction tx(db.get());
+    for (const KernelRecord& r : out.kernels) detail::write_kernel(db.get(), r, true);
+    for (const TuningRecord& r : out.tuning) detail::write_tuning(db.get(), r, true);
+    for (const Profile& p : out.profiles) detail::write_profile(db.get(), p, true);
+    tx.commit();
+  } catch (const SqliteError& e) {
+    fail(Errc::io, "cannot write " + temp.path().string() + ": " + e.what());
+  }
+  fs::rename(temp.path(), file, ec);
+  if (ec) fail(Errc::io, "cannot move the export to " + file.string() + ": " + ec.message());
+  temp.release();
+  return static_cast<long long>(out.kernels.size());
+}
+
+ImportResult KernelStore::import_from(const fs::path& file) {
+  StoreState& m = *impl_;
+  std::lock_guard lock(m.mutex);
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) fail(Errc::io, "cannot import " + file.string() + ": no such file");
+  sqlite3* db = m.require_writable("import kernels");
+
+  // Read the whole artifact first; it is opened read-only and never changed.
+  ImportResult result;
+  ArtifactContents in;
+  try {
+    DbHandle art = open_database(file.string(), SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+    sqlite3_busy_timeout(art.get(), m.options.busy_timeout_ms);
+    const SchemaState state = inspect_schema(art.get());
+    if (state.foreign || state.version == 0)
+      fail(Errc::invalid_argument, "cannot import " + file.string() + ": not a shapejit cache export" +
+                                       (state.detail.empty() ? "" : " (" + state.detail + ")"));
+    if (state.too_new)
+      fail(Errc::unsupported, "cannot import " + file.string() + ": schema version " + std::to_string(state.version) +
+                                  " is newer than this shapejit's " + std::to_string(kSchemaVersion));
+    Statement s(art.get(), std::string("SELECT ") + detail::kKernelColumns + " FROM kernels ORDER BY key");
+    while (s.step()) {
+      KernelRecord r = detail::read_kernel(s, true);
+      if (record_checksum(r) != s.text(detail::kChecksumColumn)) {
+        ++result.corrupt;
+        m.report_corrupt("import: entry " + r.key + " (" + r.spec + ") in " + file.string() +
+                         " failed its checksum; skipped");
+        continue;
+      }
+      in.kernels.push_back(std::move(r));
+    }
+    Statement t(art.get(), "SELECT " + detail::tuning_columns(state.version == 1 ? "family" : "spec_family") +
+                               " FROM tuning_records");
+    while (t.step()) in.tuning.push_back(detail::read_tuning(t));
+    Statement p(art.get(), std::string("SELECT ") + detail::kProfileColumns + " FROM profiles");
+    while (p.step()) in.profiles.push_back(detail::read_profile(p));
+  } catch (const SqliteError& e) {
+    fail(Errc::cache, "cannot read " + file.string() + ": " + e.what());
+  }
+
+  // Then add what is new, in one transaction: an import is all or nothing.
+  const std::int64_t now = m.now();
+  try {
+    WriteTransaction tx(db);
+    for (KernelRecord& r : in.kernels) {
+      r.last_used = now;   // imported to be used: fresh for the LRU
+      if (detail::write_kernel(db, r, false))
+        ++result.imported;
+      else
+        ++result.skipped_existing;
+    }
+    for (const TuningRecord& r : in.tuning) result.tuning_records += detail::write_tuning(db, r, false);
+    for (const Profile& p : in.profiles) result.profiles += detail::write_profile(db, p, false);
+    tx.commit();
+  } catch (const SqliteError& e) {
+    m.fail_maintenance("import kernels", e);
+  }
+  return result;
+}
+
+}  // namespace shapejit::cache
