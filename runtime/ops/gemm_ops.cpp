@@ -1,7 +1,117 @@
+// GEMM operators: manifest shape → the exact specs a call of that shape loads (same functions
+// as the runtime front ends in gemm.cpp), and the DeepSeek-V3 GEMM shapes.
 #include "op_families.hpp"
+#include "shapejit/error.hpp"
+#include "shapejit/runtime/gemm.hpp"
+#include "shapejit/runtime/gemm_heuristic.hpp"
 
 namespace shapejit::runtime {
+namespace {
 
-std::vector<OpFamily> gemm_op_families() { return {}; }
+int field(const nlohmann::json& shape, const char* op, const char* name, int fallback = -1) {
+  if (!shape.contains(name)) {
+    if (fallback >= 0) return fallback;
+    fail(Errc::invalid_argument, std::string("op ") + op + ": missing field '" + name + "'");
+  }
+  if (!shape[name].is_number_integer())
+    fail(Errc::invalid_argument,
+         std::string("op ") + op + ": field '" + name + "' must be an integer");
+  return shape[name].get<int>();
+}
+
+void require_positive_m(const char* op, int m) {
+  if (m < 1) fail(Errc::invalid_argument, std::string("op ") + op + ": field 'm' must be >= 1");
+}
+
+// Placeholder pointers: only shape-dependent checks matter for choosing the spec.
+constexpr CUdeviceptr kAligned = 256;
+
+std::vector<jit::KernelSpec> fp8_specs(const nlohmann::json& s, const DeviceInfo& target) {
+  GemmFp8Args a;
+  a.m = field(s, "gemm_fp8", "m");
+  a.n = field(s, "gemm_fp8", "n");
+  a.k = field(s, "gemm_fp8", "k");
+  require_positive_m("gemm_fp8", a.m);
+  a.a = a.a_scales = a.b = a.b_scales = a.d = kAligned;
+  validate(a);
+  return {gemm_spec(a, target)};
+}
+
+std::vector<jit::KernelSpec> bf16_specs(const nlohmann::json& s, const DeviceInfo& target) {
+  GemmBf16Args a;
+  a.m = field(s, "gemm_bf16", "m");
+  a.n = field(s, "gemm_bf16", "n");
+  a.k = field(s, "gemm_bf16", "k");
+  require_positive_m("gemm_bf16", a.m);
+  if (s.contains("out")) {
+    const std::string out = s["out"].is_string() ? s["out"].get<std::string>() : "";
+    if (out == "f32") a.d_dtype = DType::f32;
+    else if (out != "bf16")
+      fail(Errc::invalid_argument, "op gemm_bf16: field 'out' must be \"bf16\" or \"f32\"");
+  }
+  a.a = a.b = a.d = kAligned;
+  validate(a);
+  return {gemm_spec(a, target)};
+}
+
+std::vector<jit::KernelSpec> contiguous_specs(const nlohmann::json& s, const DeviceInfo& target) {
+  GemmFp8GroupedContiguousArgs a;
+  a.m_sum = field(s, "gemm_fp8_grouped_contiguous", "m");
+  a.n = field(s, "gemm_fp8_grouped_contiguous", "n");
+  a.k = field(s, "gemm_fp8_grouped_contiguous", "k");
+  a.num_groups = field(s, "gemm_fp8_grouped_contiguous", "groups");
+  a.align_m = field(s, "gemm_fp8_grouped_contiguous", "align_m", 128);
+  require_positive_m("gemm_fp8_grouped_contiguous", a.m_sum);
+  a.a = a.a_scales = a.b = a.b_scales = a.d = a.m_indices = kAligned;
+  validate(a);
+  return {gemm_spec(a, target)};
+}
+
+std::vector<jit::KernelSpec> masked_specs(const nlohmann::json& s, const DeviceInfo& target) {
+  GemmFp8GroupedMaskedArgs a;
+  a.m_max = field(s, "gemm_fp8_grouped_masked", "m");
+  a.n = field(s, "gemm_fp8_grouped_masked", "n");
+  a.k = field(s, "gemm_fp8_grouped_masked", "k");
+  a.num_groups = field(s, "gemm_fp8_grouped_masked", "groups");
+  a.expected_m = field(s, "gemm_fp8_grouped_masked", "expected_m", 0);
+  require_positive_m("gemm_fp8_grouped_masked", a.m_max);
+  a.a = a.a_scales = a.b = a.b_scales = a.d = a.masked_m = kAligned;
+  validate(a);
+  return {gemm_spec(a, target)};
+}
+
+// DeepSeek-V3 FP8 GEMMs (N x K): fused q_a/kv_a down-projection, q_b up-projection, kv_b
+// up-projection, attention output, dense-MLP gate/up per rank, dense-MLP down.
+constexpr int kDsv3Shapes[][2] = {{2112, 7168}, {24576, 1536}, {32768, 512},
+                                  {7168, 16384}, {4096, 7168}, {7168, 2048}};
+
+std::vector<nlohmann::json> fp8_deepseek_v3_shapes() {
+  std::vector<nlohmann::json> v;
+  for (const auto& nk : kDsv3Shapes)
+    for (int m : gemm_m_bucket_bounds())
+      v.push_back({{"op", "gemm_fp8"}, {"m", m}, {"n", nk[0]}, {"k", nk[1]}});
+  return v;
+}
+
+std::vector<nlohmann::json> none() { return {}; }
+
+}  // namespace
+
+std::vector<OpFamily> gemm_op_families() {
+  return {
+      {"gemm_fp8",
+       "FP8 E4M3 NT GEMM, 1x128 A / 128x128 B scales, BF16 out (fields: m, n, k)", fp8_specs,
+       fp8_deepseek_v3_shapes},
+      {"gemm_bf16", "BF16 NT GEMM, FP32 accumulation (fields: m, n, k, out=bf16|f32)",
+       bf16_specs, none},
+      {"gemm_fp8_grouped_contiguous",
+       "grouped FP8 GEMM, groups stacked along M (fields: m = M_sum, n, k, groups, align_m=128)",
+       contiguous_specs, none},
+      {"gemm_fp8_grouped_masked",
+       "grouped FP8 GEMM, [groups, m, k] with per-group row counts (fields: m = M_max, n, k, "
+       "groups, expected_m)",
+       masked_specs, none},
+  };
+}
 
 }  // namespace shapejit::runtime

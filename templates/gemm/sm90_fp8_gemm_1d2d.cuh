@@ -6,8 +6,9 @@
 // A [M, K] row-major FP8, scaled per 1x128 (sa: FP32, M-major [K/128][align(M, 4)], the
 // layout shapejit::runtime::transform_sf_to_mn_major produces); B [N, K] row-major FP8,
 // scaled per 128x128 block (sb: FP32 row-major [ceil(N/128)][K/128]). Grouped variants
-// (kGemmType, see gemm/tile_scheduler.cuh) add a leading group dimension to B, sb and, for
-// the masked layout, to A, sa and D.
+// (kGemmType, see gemm/tile_scheduler.cuh) add a leading group dimension to B and sb; the
+// masked layout stacks groups in A [G * M_max, K], its scales [K/128][align(G * M_max, 4)] and
+// D [G, M_max, N] (D's tensor map is 3-D so stores stop at each group's M_max).
 //
 // Structure: one producer warp group (a single thread issues TMA) and BLOCK_M/64 math warp
 // groups of wgmma; a kNumStages ring of shared-memory stages guarded by full/empty mbarriers;
@@ -62,7 +63,7 @@ __global__ void __launch_bounds__((BLOCK_M / 64 + 1) * 128, 1)
   using Scheduler = TileScheduler<kGemmType, SHAPE_N, BLOCK_M, BLOCK_N, kNumGroups, kClusterM,
                                   kClusterN, NUM_SMS / kNumMulticast>;
   static_assert(SHAPE_K % BLOCK_K == 0 && SHAPE_K > 0, "K must be a multiple of 128");
-  static_assert(SHAPE_N > 0 && SHAPE_N % 16 == 0, "N must be a multiple of 16");
+  static_assert(SHAPE_N > 0 && SHAPE_N % 8 == 0, "N must be a multiple of 8");
   static_assert(BLOCK_M == 64 || BLOCK_M == 128, "BLOCK_M is 64 or 128");
   static_assert(BLOCK_N % 16 == 0 && BLOCK_N >= 16 && BLOCK_N <= 256, "BLOCK_N 16..256, /16");
   static_assert(kNumMulticast == 1 || kNumMulticast == 2, "multicast over 1 or 2 CTAs");
@@ -113,7 +114,11 @@ __global__ void __launch_bounds__((BLOCK_M / 64 + 1) * 128, 1)
       int m_block, n_block, group;
       uint32_t it = 0;
       while (scheduler.next(m_block, n_block, group)) {
-        const int m0 = m_block * BLOCK_M;
+        // NOTES: masked groups are stacked rows of A and of the A scales ([G * M_max, K]); a
+        // tile running past its group's M_max reads the next group's rows, which only feed
+        // output rows the 3-D store of D drops.
+        const int a_row0 = (kGemmType == kGemmGroupedMasked ? group * static_cast<int>(m) : 0) +
+                           m_block * BLOCK_M;
         const int b_row0 = (kGemmType == kGemmNormal ? 0 : group * SHAPE_N) + n_block * BLOCK_N;
 #pragma unroll 1
         for (int kb = 0; kb < kNumKBlocks; ++kb, ++it) {
@@ -123,37 +128,25 @@ __global__ void __launch_bounds__((BLOCK_M / 64 + 1) * 128, 1)
           mbarrier_arrive_expect_tx(full_bar(s), Smem::kA + Smem::kB + Smem::kSA);
           const int k = kb * BLOCK_K;
           const uint32_t sa_dst = smem_sa + s * Smem::kSA;
-          uint32_t a_dst = smem_a + s * Smem::kA, b_dst = smem_b + s * Smem::kB;
+          const uint32_t a_dst = smem_a + s * Smem::kA, b_dst = smem_b + s * Smem::kB;
           if constexpr (kNumMulticast > 1) {
             // Each CTA fetches its half of the shared operand for both CTAs.
             constexpr int kRowsA = kMulticastOnA ? BLOCK_M / 2 : BLOCK_M;
             constexpr int kRowsB = kMulticastOnA ? BLOCK_N : BLOCK_N / 2;
             if constexpr (kMulticastOnA) {
-              a_dst += rank * kRowsA * BLOCK_K;
-              if constexpr (kGemmType == kGemmGroupedMasked)
-                tma_load_3d_multicast(a_dst, &tmap_a, full_bar(s), 3, k, m0 + rank * kRowsA, group);
-              else
-                tma_load_2d_multicast(a_dst, &tmap_a, full_bar(s), 3, k, m0 + rank * kRowsA);
+              tma_load_2d_multicast(a_dst + rank * kRowsA * BLOCK_K, &tmap_a, full_bar(s), 3, k,
+                                    a_row0 + rank * kRowsA);
               tma_load_2d(b_dst, &tmap_b, full_bar(s), k, b_row0);
             } else {
-              if constexpr (kGemmType == kGemmGroupedMasked)
-                tma_load_3d(a_dst, &tmap_a, full_bar(s), k, m0, group);
-              else
-                tma_load_2d(a_dst, &tmap_a, full_bar(s), k, m0);
-              b_dst += rank * kRowsB * BLOCK_K;
-              tma_load_2d_multicast(b_dst, &tmap_b, full_bar(s), 3, k, b_row0 + rank * kRowsB);
+              tma_load_2d(a_dst, &tmap_a, full_bar(s), k, a_row0);
+              tma_load_2d_multicast(b_dst + rank * kRowsB * BLOCK_K, &tmap_b, full_bar(s), 3, k,
+                                    b_row0 + rank * kRowsB);
             }
           } else {
-            if constexpr (kGemmType == kGemmGroupedMasked)
-              tma_load_3d(a_dst, &tmap_a, full_bar(s), k, m0, group);
-            else
-              tma_load_2d(a_dst, &tmap_a, full_bar(s), k, m0);
+            tma_load_2d(a_dst, &tmap_a, full_bar(s), k, a_row0);
             tma_load_2d(b_dst, &tmap_b, full_bar(s), k, b_row0);
           }
-          if constexpr (kGemmType == kGemmGroupedMasked)
-            tma_load_3d(sa_dst, &tmap_sa, full_bar(s), m0, kb, group);
-          else
-            tma_load_2d(sa_dst, &tmap_sa, full_bar(s), m0, kb);
+          tma_load_2d(sa_dst, &tmap_sa, full_bar(s), a_row0, kb);
         }
       }
     }

@@ -1,0 +1,243 @@
+#include "shapejit/runtime/gemm_heuristic.hpp"
+
+#include <algorithm>
+#include <mutex>
+
+#include "shapejit/error.hpp"
+
+namespace shapejit::runtime {
+namespace {
+
+constexpr int kMaxStages = 12;
+
+int ceil_div(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
+
+std::mutex& override_mutex() {
+  static std::mutex m;
+  return m;
+}
+GemmConfigOverride& override_hook() {
+  static GemmConfigOverride hook;
+  return hook;
+}
+
+int out_bytes(const GemmProblem& p) { return p.kind == GemmKind::bf16 && p.out_fp32 ? 4 : 2; }
+
+// Tiles the persistent grid walks: one per CTA, counting both CTAs of a cluster pair even when
+// one of them falls outside the matrix.
+long long num_tiles(const GemmProblem& p, int block_m, int block_n, int multicast, bool on_a) {
+  const int m = std::max(p.m, 1);
+  long long m_blocks = ceil_div(m, block_m), n_blocks = ceil_div(p.n, block_n);
+  if (multicast > 1) {
+    if (on_a) n_blocks = 2LL * ceil_div(n_blocks, 2);
+    else m_blocks = 2LL * ceil_div(m_blocks, 2);
+  }
+  const long long groups = p.layout == GemmLayout::grouped_masked ? p.num_groups : 1;
+  return groups * m_blocks * n_blocks;
+}
+
+struct Score {
+  long long waves, last_wave, area;
+  bool better_than(const Score& o) const {
+    if (waves != o.waves) return waves < o.waves;
+    if (last_wave != o.last_wave) return last_wave > o.last_wave;
+    return area > o.area;
+  }
+};
+
+Score score(long long tiles, int num_sms, int block_m, int block_n) {
+  const long long waves = (tiles + num_sms - 1) / num_sms;
+  return {waves, tiles - (waves - 1) * num_sms, static_cast<long long>(block_m) * block_n};
+}
+
+int swizzle_for(int block_n, int bytes) {
+  for (int s : {128, 64, 32})
+    if ((block_n * bytes) % s == 0) return s;
+  return 0;
+}
+
+}  // namespace
+
+int gemm_m_bucket(int m) {
+  if (m < 1) fail(Errc::invalid_argument, "gemm: M must be at least 1 to pick a bucket");
+  int b = 64;
+  while (b < m && b < 16384) b *= 2;
+  if (m <= b) return b;
+  return ceil_div(m, 16384) * 16384;
+}
+
+std::vector<int> gemm_m_bucket_bounds() {
+  std::vector<int> v;
+  for (int b = 64; b <= 16384; b *= 2) v.push_back(b);
+  return v;
+}
+
+std::vector<int> gemm_block_n_candidates(GemmKind kind) {
+  std::vector<int> v;
+  const int max_n = kind == GemmKind::fp8_1d2d ? 160 : 256;
+  for (int n = 16; n <= max_n; n += 16) v.push_back(n);
+  return v;
+}
+
+int gemm_smem_bytes(GemmKind kind, int block_m, int block_n, int num_stages, bool out_fp32) {
+  const int d = block_m * block_n * (kind == GemmKind::bf16 && out_fp32 ? 4 : 2);
+  // Per stage: A and B tiles of 128 bytes of K per row (128 FP8 or 64 BF16), A scales (FP8).
+  const int stage = block_m * 128 + block_n * 128 + (kind == GemmKind::fp8_1d2d ? block_m * 4 : 0);
+  const int barriers = num_stages * 16;
+  return d + num_stages * stage + barriers + 1024;
+}
+
+GemmConfig heuristic_gemm_config(const GemmProblem& p, const DeviceInfo& dev) {
+  const int num_sms = std::max(dev.num_sms, 1);
+  const int smem_limit = dev.max_smem_per_block_optin > 0 ? dev.max_smem_per_block_optin : 232448;
+  const int block_k = p.kind == GemmKind::fp8_1d2d ? 128 : 64;
+  GemmConfig best;
+  Score best_score{};
+  bool have = false;
+  for (int block_m : {64, 128}) {
+    // NOTES: at most 64 rows per group in use, a 128-row tile computes at least half padding.
+    if (p.layout == GemmLayout::grouped_contiguous) {
+      // The group alignment fixes the tile height: the largest BLOCK_M dividing it.
+      if (block_m != (p.align_m % 128 == 0 ? 128 : 64)) continue;
+    } else if (block_m == 128 && p.m <= 64) {
+      continue;
+    }
+    for (int block_n : gemm_block_n_candidates(p.kind)) {
+      if (gemm_smem_bytes(p.kind, block_m, block_n, 2, p.out_fp32) > smem_limit) continue;
+      const Score s = score(num_tiles(p, block_m, block_n, 1, false), num_sms, block_m, block_n);
+      if (!have || s.better_than(best_score)) {
+        have = true;
+        best_score = s;
+        best = GemmConfig{};
+        best.block_m = block_m;
+        best.block_n = block_n;
+      }
+    }
+  }
+  if (!have) fail(Errc::unsupported, "gemm: no tile configuration fits the device's shared memory");
+  best.block_k = block_k;
+  best.num_sms = num_sms;
+  best.swizzle_d_bytes = swizzle_for(best.block_n, out_bytes(p));
+
+  // Multicast: a 2-CTA cluster shares one operand, halving its L2 → SM traffic. It pays when
+  // the grid is large (DeepGEMM uses M >= 512) and pairing needs no extra wave.
+  if (p.m >= 512 && num_sms % 2 == 0) {
+    const long long m_blocks = ceil_div(p.m, best.block_m), n_blocks = ceil_div(p.n, best.block_n);
+    struct Option { bool on_a; bool allowed; };
+    // Sharing B pairs tiles along M (needs both M blocks of a pair in one group); sharing A
+    // pairs tiles along N.
+    const Option options[] = {
+        {false, p.layout == GemmLayout::normal && m_blocks >= 2},
+        {true, n_blocks >= 2},
+    };
+    for (const auto& o : options) {
+      if (!o.allowed) continue;
+      const bool even = o.on_a ? n_blocks % 2 == 0 : m_blocks % 2 == 0;
+      const Score s = score(num_tiles(p, best.block_m, best.block_n, 2, o.on_a), num_sms,
+                            best.block_m, best.block_n);
+      if (even && s.waves <= best_score.waves) {
+        best.num_multicast = 2;
+        best.multicast_on_a = o.on_a;
+        break;
+      }
+    }
+  }
+
+  int stages = 1;
+  while (stages < kMaxStages &&
+         gemm_smem_bytes(p.kind, best.block_m, best.block_n, stages + 1, p.out_fp32) <= smem_limit)
+    ++stages;
+  best.num_stages = stages;
+  best.smem_bytes = gemm_smem_bytes(p.kind, best.block_m, best.block_n, stages, p.out_fp32);
+  return best;
+}
+
+void set_gemm_config_override(GemmConfigOverride hook) {
+  std::lock_guard lock(override_mutex());
+  override_hook() = std::move(hook);
+}
+
+GemmConfig choose_gemm_config(const GemmProblem& problem, const DeviceInfo& device) {
+  GemmProblem p = problem;
+  p.m = gemm_m_bucket(std::max(problem.m, 1));
+  GemmConfigOverride hook;
+  {
+    std::lock_guard lock(override_mutex());
+    hook = override_hook();
+  }
+  if (hook) {
+    if (auto c = hook(p, device)) {
+      std::string why;
+      if (!gemm_config_valid(p, *c, device, &why))
+        fail(Errc::invalid_argument, "gemm: the overriding config is invalid: " + why);
+      return *c;
+    }
+  }
+  return heuristic_gemm_config(p, device);
+}
+
+bool gemm_config_valid(const GemmProblem& p, const GemmConfig& c, const DeviceInfo& dev,
+                       std::string* why) {
+  auto no = [&](const std::string& reason) {
+    if (why) *why = reason;
+    return false;
+  };
+  const int smem_limit = dev.max_smem_per_block_optin > 0 ? dev.max_smem_per_block_optin : 232448;
+  const int block_k = p.kind == GemmKind::fp8_1d2d ? 128 : 64;
+  if (c.block_m != 64 && c.block_m != 128) return no("BLOCK_M must be 64 or 128");
+  const auto ns = gemm_block_n_candidates(p.kind);
+  if (std::find(ns.begin(), ns.end(), c.block_n) == ns.end())
+    return no("BLOCK_N " + std::to_string(c.block_n) + " is not a multiple of 16 in [16, " +
+              std::to_string(ns.back()) + "]");
+  if (c.block_k != block_k) return no("BLOCK_K must be " + std::to_string(block_k));
+  if (p.k % block_k != 0) return no("K must be a multiple of " + std::to_string(block_k));
+  if (c.num_stages < 1 || c.num_stages > kMaxStages) return no("stages must be 1..12");
+  const int smem = gemm_smem_bytes(p.kind, c.block_m, c.block_n, c.num_stages, p.out_fp32);
+  if (c.smem_bytes != smem) return no("smem_bytes does not match the tile and stages");
+  if (smem > smem_limit)
+    return no("needs " + std::to_string(smem) + " B of shared memory, the device allows " +
+              std::to_string(smem_limit));
+  if (c.num_multicast != 1 && c.num_multicast != 2) return no("multicast must be 1 or 2");
+  if (c.num_sms < 1 || c.num_sms % c.num_multicast != 0)
+    return no("the grid must be a positive whole number of clusters");
+  if (c.num_multicast == 2 && !c.multicast_on_a && p.layout == GemmLayout::grouped_contiguous)
+    return no("contiguous groups cannot share B across a pair of M blocks");
+  const int ob = out_bytes(p);
+  if (c.swizzle_d_bytes != 32 && c.swizzle_d_bytes != 64 && c.swizzle_d_bytes != 128)
+    return no("output swizzle must be 32, 64 or 128 bytes");
+  if ((c.block_n * ob) % c.swizzle_d_bytes != 0)
+    return no("BLOCK_N is not a whole number of output swizzle chunks");
+  if (p.layout == GemmLayout::grouped_contiguous && p.align_m % c.block_m != 0)
+    return no("contiguous groups are aligned to " + std::to_string(p.align_m) +
+              " rows, which BLOCK_M must divide");
+  return true;
+}
+
+jit::KernelSpec gemm_kernel_spec(const GemmProblem& p, const GemmConfig& c, const DeviceInfo& dev,
+                                 int fixed_m) {
+  using jit::spec_arg;
+  jit::KernelSpec s;
+  s.family = "gemm";
+  s.arch = dev.arch.empty() ? "sm_90a" : dev.arch;
+  s.args = {spec_arg(static_cast<long long>(fixed_m)), spec_arg(static_cast<long long>(p.n)),
+            spec_arg(static_cast<long long>(p.k)), spec_arg(static_cast<long long>(c.block_m)),
+            spec_arg(static_cast<long long>(c.block_n)),
+            spec_arg(static_cast<long long>(c.num_stages)),
+            spec_arg(static_cast<long long>(c.num_multicast)), spec_arg(c.multicast_on_a),
+            spec_arg(static_cast<long long>(c.swizzle_d_bytes)),
+            spec_arg(static_cast<long long>(c.num_sms))};
+  if (p.kind == GemmKind::fp8_1d2d) {
+    s.kernel = "sm90_fp8_gemm_1d2d";
+    const int type = p.layout == GemmLayout::normal ? 0
+                     : p.layout == GemmLayout::grouped_contiguous ? 1 : 2;
+    s.args.push_back(spec_arg(static_cast<long long>(type)));
+    s.args.push_back(spec_arg(
+        static_cast<long long>(p.layout == GemmLayout::grouped_masked ? p.num_groups : 1)));
+  } else {
+    s.kernel = "sm90_bf16_gemm";
+    s.args.push_back(spec_arg(p.out_fp32));
+  }
+  return s;
+}
+
+}  // namespace shapejit::runtime

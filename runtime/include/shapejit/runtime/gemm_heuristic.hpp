@@ -1,0 +1,79 @@
+#pragma once
+// Choice of the GEMM kernel configuration (tile, pipeline depth, multicast, grid) for a shape
+// on a device, and the KernelSpec it names. No driver calls: works without a GPU.
+//
+// M buckets. M is a run-time argument of the kernels, so one compiled kernel serves a range of
+// M: a call picks its config for the upper end of M's bucket, which makes the choice (and the
+// spec) constant inside a bucket by construction. Upper ends: 64, 128, 256, 512, 1024, 2048,
+// 4096, 8192, 16384, then multiples of 16384.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shapejit/jit/kernel_spec.hpp"
+#include "shapejit/runtime/device.hpp"
+
+namespace shapejit::runtime {
+
+enum class GemmKind { fp8_1d2d, bf16 };
+enum class GemmLayout { normal, grouped_contiguous, grouped_masked };
+
+struct GemmProblem {
+  GemmKind kind = GemmKind::fp8_1d2d;
+  GemmLayout layout = GemmLayout::normal;
+  int m = 0;              // normal: M; contiguous: M_sum; masked: expected rows per group
+  int n = 0, k = 0;
+  int num_groups = 1;     // grouped layouts: number of groups (experts)
+  bool out_fp32 = false;  // BF16 GEMM only: FP32 output
+  int align_m = 128;      // contiguous: every group's rows start on a multiple of this (64/128/256)
+};
+
+struct GemmConfig {
+  int block_m = 0, block_n = 0, block_k = 0;
+  int num_stages = 0;
+  int num_multicast = 1;         // CTAs per cluster sharing one operand by TMA multicast
+  bool multicast_on_a = false;   // true: the pair shares A (adjacent N blocks); false: B
+  int swizzle_d_bytes = 0;       // TMA swizzle of the output tile
+  int num_sms = 0;               // persistent grid size
+  int smem_bytes = 0;            // dynamic shared memory per CTA, alignment slack included
+  int threads() const { return (block_m / 64 + 1) * 128; }
+  bool operator==(const GemmConfig&) const = default;
+};
+
+// The upper end of M's bucket (see above); m >= 1.
+int gemm_m_bucket(int m);
+// Every bucket upper end up to 16384, ascending.
+std::vector<int> gemm_m_bucket_bounds();
+
+// BLOCK_N values the heuristic considers for a kind (FP8 stops at 160: the two-level
+// accumulation keeps two BLOCK_N/2 register tiles per thread).
+std::vector<int> gemm_block_n_candidates(GemmKind kind);
+
+// Dynamic shared memory of a configuration, 1024 B alignment slack included.
+int gemm_smem_bytes(GemmKind kind, int block_m, int block_n, int num_stages, bool out_fp32);
+
+// The heuristic's pick for the problem (M as given, no bucketing): fewest waves of tiles over
+// the SMs, then the fullest last wave, then the larger tile; as many stages as fit; multicast
+// on a 2-CTA cluster when M is large and the paired grid needs no more waves.
+GemmConfig heuristic_gemm_config(const GemmProblem& problem, const DeviceInfo& device);
+
+// Hook for tuning records: when set and it returns a config, that config is used instead of
+// the heuristic's (it is validated first). Pass nullptr to remove.
+using GemmConfigOverride =
+    std::function<std::optional<GemmConfig>(const GemmProblem&, const DeviceInfo&)>;
+void set_gemm_config_override(GemmConfigOverride hook);
+
+// What a call uses: the override or the heuristic, for the problem with M at its bucket's
+// upper end. Throws Error(invalid_argument) when an override gives an invalid config.
+GemmConfig choose_gemm_config(const GemmProblem& problem, const DeviceInfo& device);
+
+// Whether a config can run the problem on the device; *why names the broken rule.
+bool gemm_config_valid(const GemmProblem& problem, const GemmConfig& config,
+                       const DeviceInfo& device, std::string* why = nullptr);
+
+// The kernel spec of a config (M stays a run-time argument unless fixed_m > 0).
+jit::KernelSpec gemm_kernel_spec(const GemmProblem& problem, const GemmConfig& config,
+                                 const DeviceInfo& device, int fixed_m = 0);
+
+}  // namespace shapejit::runtime
