@@ -57,6 +57,9 @@ Diagnosis StoreState::diagnose(const SqliteError& e) const {
     case SQLITE_LOCKED:
       return {kReasonLocked, "database locked past the " + std::to_string(options.busy_timeout_ms) + " ms timeout"};
     case SQLITE_READONLY:
+      if (!directory_writable(path))
+        return {kReasonReadOnly, "directory " + directory_of(path).string() +
+                                     " is not writable (SQLite keeps its journal and WAL index beside the database)"};
       return {kReasonReadOnly, "database read-only: " + std::string(e.what())};
     case SQLITE_NOTADB:
       return {kReasonCorruptHeader, "file is not a SQLite database (corrupt header; left untouched)"};
@@ -66,7 +69,7 @@ Diagnosis StoreState::diagnose(const SqliteError& e) const {
     case SQLITE_PERM:
       if (!directory_writable(path))
         return {kReasonReadOnly, "directory " + directory_of(path).string() +
-                                     " is not writable (SQLite keeps its journal beside the database)"};
+                                     " is not writable (SQLite keeps its journal and WAL index beside the database)"};
       return {kReasonCannotOpen, "cannot open database: " + std::string(e.what())};
     case SQLITE_FULL:
       return {kReasonDiskFull, "disk full"};

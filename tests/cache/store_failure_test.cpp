@@ -1,69 +1,217 @@
+// The store never takes its host down: every way the file can fail ends in a working store,
+// one message, and a file that is left as it was.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 
+#include "shapejit/error.hpp"
 #include "store_test_util.hpp"
 
 using namespace shapejit::cache;
 using namespace shapejit::cache::testing;
+namespace fs = std::filesystem;
 
-TEST(KernelStoreFailure, UnwritableLocationWorksFromMemoryAndSaysWhyOnce) {
+namespace {
+
+std::vector<std::string> files_in(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+#define CHILD_CHECK(cond)                                                     \
+  do {                                                                        \
+    if (!(cond)) return std::string("check failed: " #cond " (line ") +       \
+                        std::to_string(__LINE__) + "); messages: " + why;     \
+  } while (0)
+
+}  // namespace
+
+TEST(KernelStoreFailure, UncreatableLocationWorksFromMemoryAndSaysWhyOnce) {
   std::string why;
   KernelStore store("/proc/shapejit-cannot-exist/k.db", quiet(&why));
   EXPECT_FALSE(store.persistent());
   store.put(record("x"));
   store.put(record("y"));
   EXPECT_TRUE(store.get("x"));
-  EXPECT_EQ(std::count(why.begin(), why.end(), '\n'), 1) << why;
+  EXPECT_FALSE(store.get("z"));
+  EXPECT_EQ(count_lines(why), 1) << why;
+  EXPECT_EQ(store.bypass_reason(), kReasonCannotOpen);
   EXPECT_NE(store.status().find("memory only"), std::string::npos);
+  EXPECT_EQ(store.counters().bypasses.at(kReasonCannotOpen), 4);
+  EXPECT_EQ(store.stats().entries, 2);
 }
 
 TEST(KernelStoreFailure, FileThatIsNotADatabaseIsLeftUntouched) {
   const auto dir = fresh_dir("notadb");
   const auto path = dir / "k.db";
-  const std::string content(4096, 'z');
-  { std::ofstream(path) << content; }
+  std::string content;
+  for (int i = 0; i < 4096; ++i) content += static_cast<char>('a' + i % 26);
+  { std::ofstream(path, std::ios::binary) << content; }
+  const auto mtime = fs::last_write_time(path);
   std::string why;
-  KernelStore store(path, quiet(&why));
-  EXPECT_FALSE(store.persistent());
-  EXPECT_NE(why.find("not a SQLite database"), std::string::npos) << why;
-  store.put(record("x"));
-  EXPECT_TRUE(store.get("x"));
-  std::ifstream in(path);
-  std::string after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(after, content);
+  {
+    KernelStore store(path, quiet(&why));
+    EXPECT_FALSE(store.persistent());
+    EXPECT_EQ(store.bypass_reason(), kReasonCorruptHeader);
+    EXPECT_NE(why.find("not a SQLite database"), std::string::npos) << why;
+    store.put(record("x"));
+    EXPECT_TRUE(store.get("x"));
+    EXPECT_EQ(store.counters().bypasses.at(kReasonCorruptHeader), 2);
+    EXPECT_THROW(store.verify(false), shapejit::Error);
+    EXPECT_THROW(store.import_from(path), shapejit::Error);
+  }
+  EXPECT_EQ(count_lines(why), 1) << why;
+  EXPECT_EQ(file_bytes(path), content);
+  EXPECT_EQ(fs::last_write_time(path), mtime);
+  EXPECT_EQ(files_in(dir), std::vector<std::string>{"k.db"}) << "no journal or WAL left beside it";
 }
 
-TEST(KernelStoreFailure, LockedPastTheTimeoutSkipsTheWriteAndKeepsWorking) {
+TEST(KernelStoreFailure, LockedPastTheTimeoutSendsWritesToMemoryWithoutWaitingAgain) {
   const auto dir = fresh_dir("locked");
   const auto path = dir / "k.db";
   { KernelStore init(path, quiet()); init.put(record("before")); }
-  sqlite3* holder = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &holder), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  RawDb holder(path);
+  ASSERT_EQ(holder.exec("BEGIN EXCLUSIVE"), SQLITE_OK);
   std::string why;
   KernelStore store(path, quiet(&why, 200));
+  ASSERT_TRUE(store.writable()) << why;
   store.put(record("during"));
-  EXPECT_TRUE(store.get("during"));   // served from memory
   EXPECT_NE(why.find("locked past the 200 ms timeout"), std::string::npos) << why;
-  sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
-  sqlite3_close(holder);
+  EXPECT_EQ(store.bypass_reason(), kReasonLocked);
+  EXPECT_FALSE(store.writable());
+  // Later puts go straight to memory instead of waiting out the timeout each time.
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) store.put(record("later" + std::to_string(i)));
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(waited, std::chrono::milliseconds(150));
+  EXPECT_TRUE(store.get("during"));
+  EXPECT_TRUE(store.get("later4"));
+  EXPECT_TRUE(store.get("before")) << "a WAL reader is not blocked: hits still come from the file";
+  EXPECT_EQ(store.counters().bypasses.at(kReasonLocked), 6);
+  EXPECT_EQ(count_lines(why), 1) << why;
+  holder.exec("ROLLBACK");
 }
 
-TEST(KernelStoreFailure, ReadOnlyFileServesHitsAndTakesNoWrites) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores file permissions; run as a normal user to check read-only files";
-  const auto dir = fresh_dir("readonly");
+TEST(KernelStoreFailure, HitsNeverWaitForAnotherWriter) {
+  const auto dir = fresh_dir("hit-no-wait");
+  const auto path = dir / "k.db";
+  std::int64_t now = 1'000'000;
+  StoreOptions o = quiet(nullptr, 5000);
+  o.clock = [&] { return now; };
+  KernelStore store(path, o);
+  store.put(record("h"));
+  now += 3600;   // the hit wants to rewrite the last-used stamp
+  RawDb holder(path);
+  ASSERT_EQ(holder.exec("BEGIN IMMEDIATE"), SQLITE_OK);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(store.get("h"));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1000));
+  EXPECT_TRUE(store.writable()) << "a skipped stamp is not a failure";
+  holder.exec("ROLLBACK");
+}
+
+TEST(KernelStoreFailure, ReadOnlyFileServesHitsKeepsNewKernelsInMemoryAndSaysWhyOnce) {
+  const auto dir = fresh_dir("readonly-file");
   const auto path = dir / "k.db";
   { KernelStore init(path, quiet()); init.put(record("r")); }
-  ::chmod(path.c_str(), 0444);
-  std::string why;
-  KernelStore store(path, quiet(&why));
-  EXPECT_TRUE(store.get("r"));
-  store.put(record("new"));
-  EXPECT_TRUE(store.get("new"));
-  EXPECT_NE(why.find("read-only"), std::string::npos) << why;
+  ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);   // only the file is read-only
+  const std::string before = file_bytes(path);
+  const std::string failure = run_unprivileged([&]() -> std::string {
+    std::string why;
+    KernelStore store(path, quiet(&why));
+    CHILD_CHECK(store.persistent() && !store.writable());
+    CHILD_CHECK(store.bypass_reason() == kReasonReadOnly);
+    CHILD_CHECK(store.get("r") && store.get("r")->cubin == record("r").cubin);
+    store.put(record("new"));
+    store.put(record("new2"));
+    CHILD_CHECK(store.get("new") && store.get("new")->cubin == record("new").cubin);
+    CHILD_CHECK(store.counters().bypasses.at(kReasonReadOnly) == 2);
+    CHILD_CHECK(why.find("read-only") != std::string::npos);
+    CHILD_CHECK(count_lines(why) == 1);
+    bool threw = false;
+    try { store.clear(); } catch (const shapejit::Error&) { threw = true; }
+    CHILD_CHECK(threw);
+    return "";
+  });
   ::chmod(path.c_str(), 0644);
+  ::chmod(dir.c_str(), 0755);
+  EXPECT_EQ(failure, "");
+  EXPECT_EQ(file_bytes(path), before);
+}
+
+TEST(KernelStoreFailure, ReadOnlyDirectoryWorksFromMemoryAndSaysWhyOnce) {
+  const auto dir = fresh_dir("readonly-dir");
+  const auto path = dir / "k.db";
+  { KernelStore init(path, quiet()); init.put(record("r")); }
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);   // the file could be written, its directory not
+  ASSERT_EQ(::chmod(dir.c_str(), 0555), 0);
+  const std::string before = file_bytes(path);
+  const auto listing = files_in(dir);
+  const std::string failure = run_unprivileged([&]() -> std::string {
+    std::string why;
+    KernelStore store(path, quiet(&why));
+    CHILD_CHECK(!store.writable());
+    CHILD_CHECK(store.bypass_reason() == kReasonReadOnly);
+    CHILD_CHECK(why.find("is not writable") != std::string::npos);
+    // Hits come from the file where SQLite can read it without creating files; else a miss.
+    auto hit = store.get("r");
+    CHILD_CHECK(!hit || hit->cubin == record("r").cubin);
+    store.put(record("new"));
+    CHILD_CHECK(store.get("new") && store.get("new")->cubin == record("new").cubin);
+    CHILD_CHECK(count_lines(why) == 1);
+    return "";
+  });
+  ::chmod(dir.c_str(), 0755);
+  EXPECT_EQ(failure, "");
+  EXPECT_EQ(file_bytes(path), before);
+  EXPECT_EQ(files_in(dir), listing);
+}
+
+TEST(KernelStoreFailure, DamagedPagesNeverGiveAWrongKernelOrAnExceptionFromGetAndPut) {
+  const auto dir = fresh_dir("damaged");
+  const auto path = dir / "k.db";
+  constexpr int kKeys = 60;
+  {
+    KernelStore init(path, quiet());
+    for (int i = 0; i < kKeys; ++i) init.put(record("d" + std::to_string(i), 3000));
+  }
+  ASSERT_FALSE(fs::exists(dir / "k.db-wal")) << "closing the last connection checkpoints the WAL";
+  const auto size = fs::file_size(path);
+  ASSERT_GT(size, 40u * 4096u);
+  {
+    // Overwrite pages 6..30 (keeping the header page) with a pattern.
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(5 * 4096);
+    for (int i = 0; i < 25 * 4096; ++i) f.put(static_cast<char>(0xA5 ^ (i * 7)));
+  }
+  std::string why;
+  int corrupt_reports = 0;
+  StoreOptions o = quiet(&why);
+  o.on_corrupt = [&](const std::string&) { ++corrupt_reports; };
+  KernelStore store(path, o);
+  int hits = 0;
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string key = "d" + std::to_string(i);
+    std::optional<KernelRecord> got;
+    EXPECT_NO_THROW(got = store.get(key));
+    if (got) {
+      ++hits;
+      EXPECT_EQ(got->cubin, record(key, 3000).cubin) << key;
+    }
+    EXPECT_NO_THROW(store.put(record("n" + std::to_string(i), 100)));
+  }
+  EXPECT_LT(hits, kKeys) << "the damage was not seen at all";
+  EXPECT_TRUE(store.get("n5"));
+  EXPECT_TRUE(!why.empty() || corrupt_reports > 0);
+  EXPECT_LE(count_lines(why), 2) << why;   // at most: writes stopped, then the file dropped
+  KernelStore checker(path, quiet());
+  if (checker.persistent()) {
+    EXPECT_THROW(checker.verify(false), shapejit::Error);
+  }
 }

@@ -1,7 +1,16 @@
 #pragma once
+#include <grp.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <stdexcept>
 #include <string>
 
 #include "shapejit/cache/kernel_store.hpp"
@@ -13,19 +22,23 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
                    ("shapejit-cache-" + name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms(0755));
   return dir;
 }
 
+// A kernel with a cubin of pseudo-random bytes that depend on the key (never all zeros), so
+// two keys never share contents and a re-put can be compared with the original.
 inline KernelRecord record(const std::string& key, std::size_t size = 1000, const std::string& family = "quant") {
   KernelRecord r;
   r.key = key;
   r.spec = family + "/k<" + key + ">@sm_90a";
   r.family = family;
   r.arch = "sm_90a";
-  r.lowered_name = "_Z1kv";
+  r.lowered_name = "_Z1kILi" + std::to_string(key.size()) + "EEvv";
   r.cubin.resize(size);
-  for (std::size_t i = 0; i < size; ++i) r.cubin[i] = static_cast<std::uint8_t>(i * 31 + key.size());
-  r.log = "ptxas info: Used 10 registers";
+  std::mt19937_64 rng(std::hash<std::string>{}(key));
+  for (auto& b : r.cubin) b = static_cast<std::uint8_t>(rng() | 1);
+  r.log = "ptxas info: Used 10 registers for " + key;
   r.registers = 10;
   return r;
 }
@@ -34,7 +47,73 @@ inline StoreOptions quiet(std::string* why = nullptr, int timeout_ms = 2000) {
   StoreOptions o;
   o.busy_timeout_ms = timeout_ms;
   o.on_bypass = [why](const std::string& w) { if (why) *why += w + "\n"; };
+  o.on_corrupt = [](const std::string&) {};
   return o;
+}
+
+inline int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+inline std::string file_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Raw access to a database file, bypassing the store (to damage it, age it, inspect it).
+class RawDb {
+ public:
+  explicit RawDb(const std::filesystem::path& p) {
+    if (sqlite3_open(p.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("cannot open " + p.string());
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+  int exec(const std::string& sql) { return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr); }
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    std::string out = "<error>";
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+      out = "<no row>";
+      if (sqlite3_step(st) == SQLITE_ROW) {
+        const auto* t = sqlite3_column_text(st, 0);
+        out = t ? reinterpret_cast<const char*>(t) : "<null>";
+      }
+    }
+    sqlite3_finalize(st);
+    return out;
+  }
+  long long integer(const std::string& sql) { return std::stoll(text(sql)); }
+  sqlite3* get() { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// Runs `body` in a forked child that cannot override file permissions (root drops to the
+// nobody user), and returns what the body returned: empty for success, else what went wrong.
+inline std::string run_unprivileged(const std::function<std::string()>& body) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = ::fork();
+  if (pid < 0) return "fork failed";
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string out;
+    if (::geteuid() == 0 && (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0))
+      out = "cannot drop root privileges";
+    if (out.empty()) out = body();
+    if (!out.empty() && ::write(fds[1], out.data(), out.size()) < 0) _exit(3);
+    _exit(out.empty() ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFSIGNALED(status)) out += " (child killed by signal " + std::to_string(WTERMSIG(status)) + ")";
+  else if (WEXITSTATUS(status) != 0 && out.empty()) out = "child exit " + std::to_string(WEXITSTATUS(status));
+  return out;
 }
 
 }  // namespace shapejit::cache::testing
