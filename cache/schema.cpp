@@ -65,7 +65,9 @@ void stamp(sqlite3* db) {
 
 }  // namespace
 
-SchemaState inspect_schema(sqlite3* db) {
+namespace {
+
+SchemaState inspect_in_transaction(sqlite3* db) {
   SchemaState state;
   // Reading the header first: a file that is not SQLite fails here, before anything is written.
   const std::int64_t application_id = query_integer(db, "PRAGMA application_id");
@@ -84,6 +86,24 @@ SchemaState inspect_schema(sqlite3* db) {
                    std::to_string(user_version) + ", " + std::to_string(objects) + " schema objects";
   }
   return state;
+}
+
+}  // namespace
+
+SchemaState inspect_schema(sqlite3* db) {
+  if (!sqlite3_get_autocommit(db)) return inspect_in_transaction(db);
+  // NOTES: one read transaction, so the header fields and the table list come from the same
+  // snapshot; read one by one, a process creating the file in between makes a fresh file look
+  // like somebody else's database.
+  exec(db, "BEGIN");
+  try {
+    SchemaState state = inspect_in_transaction(db);
+    exec(db, "COMMIT");
+    return state;
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 SchemaState prepare_schema(sqlite3* db, bool read_only) {

@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include "store_test_util.hpp"
 
 using namespace shapejit::cache;
@@ -26,7 +28,10 @@ TEST_P(ManyProcesses, WritingOverlappingKeysAtOnceLeaveAConsistentDatabase) {
         StoreOptions o = quiet(&why, 30000);
         o.allow_wal = wal;
         KernelStore store(path, o);
-        if (!store.writable()) _exit(3);
+        if (!store.writable()) {
+          std::ofstream(dir / ("child-" + std::to_string(p) + ".err")) << why;
+          _exit(3);
+        }
         for (int i = 0; i < kKeys; ++i) {
           const std::string key = "key" + std::to_string((i + p * 7) % kKeys);   // overlapping keys
           auto hit = store.get(key);
@@ -35,6 +40,7 @@ TEST_P(ManyProcesses, WritingOverlappingKeysAtOnceLeaveAConsistentDatabase) {
           if (!hit || i % 3 == 0) store.put(record(key, 3000));
         }
         if (!store.counters().bypasses.empty() || !why.empty()) code = 4;
+        if (code) std::ofstream(dir / ("child-" + std::to_string(p) + ".err")) << "exit " << code << ": " << why;
       }
       _exit(code);
     }
@@ -44,6 +50,10 @@ TEST_P(ManyProcesses, WritingOverlappingKeysAtOnceLeaveAConsistentDatabase) {
     int status = 0;
     waitpid(pid, &status, 0);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  }
+  for (int p = 0; p < kProcs; ++p) {
+    const auto err = dir / ("child-" + std::to_string(p) + ".err");
+    EXPECT_FALSE(std::filesystem::exists(err)) << "process " << p << ": " << file_bytes(err);
   }
   RawDb raw(path);
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
@@ -61,3 +71,42 @@ TEST_P(ManyProcesses, WritingOverlappingKeysAtOnceLeaveAConsistentDatabase) {
 
 INSTANTIATE_TEST_SUITE_P(JournalModes, ManyProcesses, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "Wal" : "RollbackJournal"; });
+
+TEST(ManyProcessesCreating, AFreshFileOpenedByManyAtOnceIsSetUpOnceAndUsableByAll) {
+  // The race between setting up a new file and recognizing it as ours; repeated, because it
+  // depends on timing.
+  constexpr int kRounds = 12, kProcs = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    const auto dir = fresh_dir("create-" + std::to_string(round));
+    const auto path = dir / "k.db";
+    std::vector<pid_t> pids;
+    for (int p = 0; p < kProcs; ++p) {
+      const pid_t pid = fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        std::string why;
+        StoreOptions o = quiet(&why, 30000);
+        o.allow_wal = (round % 2) == 0;
+        KernelStore store(path, o);
+        store.put(record("p" + std::to_string(p), 200));
+        const bool ok = store.writable() && why.empty();
+        if (!ok) std::ofstream(dir / ("child-" + std::to_string(p) + ".err")) << why;
+        _exit(ok ? 0 : 1);
+      }
+      pids.push_back(pid);
+    }
+    for (pid_t pid : pids) {
+      int status = 0;
+      waitpid(pid, &status, 0);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "round " << round << ", status " << status;
+    }
+    for (int p = 0; p < kProcs; ++p) {
+      const auto err = dir / ("child-" + std::to_string(p) + ".err");
+      EXPECT_FALSE(std::filesystem::exists(err)) << "round " << round << ", process " << p << ": " << file_bytes(err);
+    }
+    RawDb raw(path);
+    EXPECT_EQ(raw.integer("SELECT COUNT(*) FROM kernels"), kProcs) << "round " << round;
+    EXPECT_EQ(raw.integer("PRAGMA application_id"), kApplicationId);
+    std::filesystem::remove_all(dir);
+  }
+}
