@@ -215,3 +215,28 @@ TEST(KernelStoreFailure, DamagedPagesNeverGiveAWrongKernelOrAnExceptionFromGetAn
     EXPECT_THROW(checker.verify(false), shapejit::Error);
   }
 }
+
+TEST(KernelStoreFailure, ReadOnlyDirectoryWithARollbackJournalFileStillServesHits) {
+  const auto dir = fresh_dir("readonly-dir-rollback");
+  const auto path = dir / "k.db";
+  StoreOptions o = quiet();
+  o.allow_wal = false;
+  { KernelStore init(path, o); init.put(record("r")); }
+  ASSERT_EQ(::chmod(path.c_str(), 0666), 0);
+  ASSERT_EQ(::chmod(dir.c_str(), 0555), 0);
+  const std::string before = file_bytes(path);
+  const std::string failure = run_unprivileged([&]() -> std::string {
+    std::string why;
+    KernelStore store(path, quiet(&why));
+    CHILD_CHECK(store.persistent() && !store.writable());
+    CHILD_CHECK(store.get("r") && store.get("r")->cubin == record("r").cubin);
+    store.put(record("new"));
+    CHILD_CHECK(store.get("new"));
+    CHILD_CHECK(count_lines(why) == 1);
+    return "";
+  });
+  ::chmod(dir.c_str(), 0755);
+  EXPECT_EQ(failure, "");
+  EXPECT_EQ(file_bytes(path), before);
+  EXPECT_EQ(files_in(dir), std::vector<std::string>{"k.db"});
+}
