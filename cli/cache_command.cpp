@@ -54,7 +54,11 @@ void cmd_stats(const CacheArgs& a) {
   nlohmann::json j = {{"path", s.path}, {"status", s.status}, {"journal_mode", s.journal_mode},
                       {"schema_version", s.schema_version}, {"entries", s.entries},
                       {"bytes", s.bytes}, {"file_bytes", s.file_bytes},
-                      {"families", s.entries_per_family}};
+                      {"families", s.entries_per_family}, {"bytes_per_family", s.bytes_per_family},
+                      {"writable", s.writable}, {"bypass_reason", s.bypass_reason},
+                      {"tuning_records", s.tuning_records}, {"profiles", s.profiles},
+                      {"counters", {{"hits", s.counters.hits}, {"misses", s.counters.misses},
+                                    {"corrupt", s.counters.corrupt}, {"bypasses", s.counters.bypasses}}}};
   if (a.json) {
     std::cout << j.dump() << "\n";
     return;
@@ -62,7 +66,9 @@ void cmd_stats(const CacheArgs& a) {
   std::cout << "path:     " << s.path << "\nstatus:   " << s.status << "\nschema:   v" << s.schema_version
             << "\nentries:  " << s.entries << " (" << s.bytes << " B of kernels, file " << s.file_bytes
             << " B)\n";
-  for (const auto& [family, n] : s.entries_per_family) std::cout << "  " << family << ": " << n << "\n";
+  for (const auto& [family, n] : s.entries_per_family)
+    std::cout << "  " << family << ": " << n << " kernels, " << s.bytes_per_family.at(family) << " B\n";
+  std::cout << "tuning records: " << s.tuning_records << ", profiles: " << s.profiles << "\n";
 }
 
 void cmd_verify(const CacheArgs& a) {
@@ -120,7 +126,8 @@ void add_cache_command(CLI::App& app) {
   imp->callback([a] {
     const cache::ImportResult r = open_store(*a)->import_from(a->file);
     std::cout << "imported " << r.imported << ", already present " << r.skipped_existing
-              << ", corrupt skipped " << r.corrupt << "\n";
+              << ", corrupt skipped " << r.corrupt << "; tuning records " << r.tuning_records
+              << ", profiles " << r.profiles << "\n";
     if (r.corrupt) throw ExitCode{kExitFailure};
   });
 
