@@ -9,6 +9,7 @@ namespace shapejit::runtime {
 namespace {
 
 constexpr int kMaxStages = 12;
+constexpr bool kHeuristicMulticast = false;
 
 int ceil_div(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
 
@@ -103,6 +104,11 @@ GemmConfig heuristic_gemm_config(const GemmProblem& p, const DeviceInfo& dev) {
       continue;
     }
     for (int block_n : gemm_block_n_candidates(p.kind)) {
+      // NOTES: an FP8 tile whose columns straddle 128-wide B-scale blocks selects a scale per
+      // 8 columns in every promotion; on H100 at M = 4096 that cost 18-30 % (BLOCK_N 112/144/160
+      // vs 128, docs/gemm.md). Once the grid has many tiles (M > 128), only BLOCK_N dividing
+      // 128 is considered; small M stays memory-bound and keeps every width.
+      if (p.kind == GemmKind::fp8_1d2d && p.m > 128 && 128 % block_n != 0) continue;
       if (gemm_smem_bytes(p.kind, block_m, block_n, 2, p.out_fp32) > smem_limit) continue;
       const Score s = score(num_tiles(p, block_m, block_n, 1, false), num_sms, block_m, block_n);
       if (!have || s.better_than(best_score)) {
@@ -119,9 +125,11 @@ GemmConfig heuristic_gemm_config(const GemmProblem& p, const DeviceInfo& dev) {
   best.num_sms = num_sms;
   best.swizzle_d_bytes = swizzle_for(best.block_n, out_bytes(p));
 
-  // Multicast: a 2-CTA cluster shares one operand, halving its L2 → SM traffic. It pays when
-  // the grid is large (DeepGEMM uses M >= 512) and pairing needs no extra wave.
-  if (p.m >= 512 && num_sms % 2 == 0) {
+  // Multicast: a 2-CTA cluster shares one operand, halving its L2 → SM traffic. Measured on
+  // H100 it does not pay yet in these kernels (M = 4096: 850 → 525 TFLOPS at BLOCK_N 128, the
+  // pair runs in lock-step through the shared empty barriers), so the heuristic leaves it off;
+  // the kernels support it (tested) and a tuning record can turn it on.
+  if (kHeuristicMulticast && p.m >= 512 && num_sms % 2 == 0) {
     const long long m_blocks = ceil_div(p.m, best.block_m), n_blocks = ceil_div(p.n, best.block_n);
     struct Option { bool on_a; bool allowed; };
     // Sharing B pairs tiles along M (needs both M blocks of a pair in one group); sharing A

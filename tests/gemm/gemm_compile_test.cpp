@@ -109,6 +109,26 @@ TEST(GemmCompile, FixedMVariantCompiles) {
   expect_clean_kernel(spec, ".e4m3.e4m3");
 }
 
+TEST(GemmCompile, MulticastVariantsCompileWithoutSpills) {
+  const DeviceInfo target = default_target_device();
+  for (auto kind : {GemmKind::fp8_1d2d, GemmKind::bf16}) {
+    for (bool on_a : {false, true}) {
+      GemmProblem p;
+      p.kind = kind;
+      p.m = 4096;
+      p.n = 7168;
+      p.k = 2048;
+      GemmConfig c = choose_gemm_config(p, target);
+      c.num_multicast = 2;
+      c.multicast_on_a = on_a;
+      const auto spec = gemm_kernel_spec(p, c, target);
+      expect_clean_kernel(spec, kind == GemmKind::bf16 ? ".bf16.bf16" : ".e4m3.e4m3");
+      EXPECT_NE(compiled(spec).ptx.find(".multicast::cluster"), std::string::npos);
+      EXPECT_NE(compiled(spec).ptx.find("mapa.shared::cluster"), std::string::npos);
+    }
+  }
+}
+
 TEST(GemmCompile, ColdCompileIsFast) {
   // A fresh spec (odd N) so nothing is cached in this process.
   GemmProblem p;

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "gemm_reference.hpp"
+#include "shapejit/runtime/gemm_heuristic.hpp"
 #include "shapejit/runtime/device.hpp"
 #include "shapejit/runtime/device_buffer.hpp"
 #include "shapejit/runtime/gemm.hpp"
@@ -195,8 +196,7 @@ TEST(GemmGpu, Bf16MatchesReferenceOnDeepSeekV3Shapes) {
   }
 }
 
-TEST(GemmGpu, GroupedContiguousMatchesReference) {
-  SHAPEJIT_REQUIRE_GPU();
+void check_grouped_contiguous() {
   const int n = 4096, k = 1024, groups = 5;
   const std::vector<int> rows_per_group = {100, 0, 300, 1, 128};
   std::vector<int> m_indices;
@@ -241,8 +241,7 @@ TEST(GemmGpu, GroupedContiguousMatchesReference) {
   }
 }
 
-TEST(GemmGpu, GroupedMaskedMatchesReference) {
-  SHAPEJIT_REQUIRE_GPU();
+void check_grouped_masked() {
   const int n = 7168, k = 2048, groups = 6, m_max = 256;
   const std::vector<int> masked_m = {0, 1, 200, 256, 64, 65};
   const int rows_all = groups * m_max;
@@ -284,6 +283,84 @@ TEST(GemmGpu, GroupedMaskedMatchesReference) {
     }
     // Group 0 has no rows: nothing of it is written.
     EXPECT_TRUE(std::isnan(bf16_to_float(d[0])));
+  }
+}
+
+TEST(GemmGpu, GroupedContiguousMatchesReference) {
+  SHAPEJIT_REQUIRE_GPU();
+  check_grouped_contiguous();
+}
+
+TEST(GemmGpu, GroupedMaskedMatchesReference) {
+  SHAPEJIT_REQUIRE_GPU();
+  check_grouped_masked();
+}
+
+// The heuristic leaves 2-CTA multicast off; tuning records may turn it on, so both sides of
+// it are checked here through the override hook, on grids with odd block counts (a pair's
+// second tile outside the matrix).
+class ForceMulticast {
+ public:
+  explicit ForceMulticast(bool on_a) {
+    set_gemm_config_override([on_a](const GemmProblem& p, const DeviceInfo& d) {
+      GemmConfig c = heuristic_gemm_config(p, d);
+      c.num_multicast = 2;
+      c.multicast_on_a = on_a;
+      c.num_sms = d.num_sms / 2 * 2;
+      return std::optional<GemmConfig>(c);
+    });
+  }
+  ~ForceMulticast() { set_gemm_config_override(nullptr); }
+};
+
+TEST(GemmGpu, MulticastSharingBMatchesReference) {
+  SHAPEJIT_REQUIRE_GPU();
+  ForceMulticast force(false);
+  for (auto [m, n, k] : {std::tuple{1000, 2112, 1024}, std::tuple{129, 7168, 512},
+                         std::tuple{4096, 4096, 2048}}) {
+    const Fp8B b = make_b(1, n, k);
+    EXPECT_LT(run_fp8(m, n, k, b), 1e-3) << "m=" << m << " n=" << n << " k=" << k;
+  }
+  check_grouped_masked();
+}
+
+TEST(GemmGpu, MulticastSharingAMatchesReference) {
+  SHAPEJIT_REQUIRE_GPU();
+  ForceMulticast force(true);
+  for (auto [m, n, k] : {std::tuple{1000, 2112, 1024}, std::tuple{129, 7168 + 128, 512},
+                         std::tuple{4096, 4096, 2048}}) {
+    const Fp8B b = make_b(1, n, k);
+    EXPECT_LT(run_fp8(m, n, k, b), 1e-3) << "m=" << m << " n=" << n << " k=" << k;
+  }
+  check_grouped_contiguous();
+  check_grouped_masked();
+}
+
+TEST(GemmGpu, Bf16MulticastMatchesReference) {
+  SHAPEJIT_REQUIRE_GPU();
+  for (bool on_a : {false, true}) {
+    ForceMulticast force(on_a);
+    const int m = 333, n = 520, k = 1024;
+    auto a = gemm_test::random_bf16(static_cast<std::size_t>(m) * k, rng());
+    auto b = gemm_test::random_bf16(static_cast<std::size_t>(n) * k, rng());
+    DeviceBuffer da = upload(a), db = upload(b), dd(static_cast<std::size_t>(m) * n * 2);
+    dd.fill_bytes(0xff);
+    GemmBf16Args args;
+    args.a = da.ptr();
+    args.b = db.ptr();
+    args.d = dd.ptr();
+    args.m = m;
+    args.n = n;
+    args.k = k;
+    gemm_bf16_nt(args);
+    auto d = dd.download<std::uint16_t>(static_cast<std::size_t>(m) * n);
+    EXPECT_EQ(count_nan(d), 0u);
+    std::vector<int> rows(m);
+    for (int r = 0; r < m; ++r) rows[r] = r;
+    EXPECT_LT(calc_diff(gemm_test::bf16_reference(a.data(), b.data(), rows, n, k),
+                        take_rows(d, n, rows, n)),
+              1e-5)
+        << "multicast on " << (on_a ? "A" : "B");
   }
 }
 

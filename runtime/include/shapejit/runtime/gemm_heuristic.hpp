@@ -54,8 +54,9 @@ std::vector<int> gemm_block_n_candidates(GemmKind kind);
 int gemm_smem_bytes(GemmKind kind, int block_m, int block_n, int num_stages, bool out_fp32);
 
 // The heuristic's pick for the problem (M as given, no bucketing): fewest waves of tiles over
-// the SMs, then the fullest last wave, then the larger tile; as many stages as fit; multicast
-// on a 2-CTA cluster when M is large and the paired grid needs no more waves.
+// the SMs, then the fullest last wave, then the larger tile; as many stages as fit. For FP8
+// with M > 128 only BLOCK_N dividing 128 is considered; 2-CTA multicast is left to tuning
+// records (measured slower, see docs/gemm.md).
 GemmConfig heuristic_gemm_config(const GemmProblem& problem, const DeviceInfo& device);
 
 // Hook for tuning records: when set and it returns a config, that config is used instead of
