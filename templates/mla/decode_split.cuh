@@ -201,7 +201,10 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
         }
         auto row_src = [&](int row) -> const unsigned char* {
           const int tok = tok0 + row;
-          const int pg = pages[Cfg::kPagesPerTile == 1 ? 0 : row / PAGE_SIZE];
+          // NOTES: a select, not pages[row / PAGE_SIZE]: a dynamic index puts the array in
+          // local memory. A 32-token tile spans at most two pages (PAGE_SIZE >= 16).
+          static_assert(Cfg::kPagesPerTile <= 2, "a KV tile spans at most two pages");
+          const int pg = row < PAGE_SIZE ? pages[0] : pages[Cfg::kPagesPerTile - 1];
           if (tok >= split.tok_end || pg < 0) return nullptr;
           return kv + (static_cast<long long>(pg) * PAGE_SIZE + (tok % PAGE_SIZE)) * kTokenBytes;
         };
@@ -262,7 +265,7 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
   const int warp = t / 32, lane = t % 32;
   const int row0 = warp * 16 + lane / 4;          // this thread's rows: row0 and row0 + 8
   const int colq = (lane % 4) * 2;
-  constexpr float kNegInf = -__builtin_huge_valf();
+  const float kNegInf = __int_as_float(0xff800000);   // NVRTC has no __builtin_huge_valf
 
   int s_of_row[2];
 #pragma unroll
@@ -428,7 +431,7 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
       if (grow >= kRows) continue;
       const float inv = l_tot[i] > 0.f ? 1.f / l_tot[i] : 0.f;
       const float lse_v = l_tot[i] > 0.f ? (m_run[i] + fast_log2(l_tot[i])) * 0.69314718055994531f
-                                         : (split.single ? __builtin_huge_valf() : kNegInf);
+                                         : (split.single ? -kNegInf : kNegInf);
       const long long row_id = static_cast<long long>(split.req) * kRows + grow;
       if (split.single) {
         unsigned short* out = static_cast<unsigned short*>(params.out) + row_id * mla_plan::kValueDim + wg * 256;

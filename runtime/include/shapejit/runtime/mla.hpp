@@ -1,0 +1,116 @@
+#pragma once
+// MLA decode (multi-head latent attention over a paged KV cache), FlashMLA's dense-decode
+// semantics. Three kernels (templates/mla/): a scheduler on the GPU (mla_decode_metadata), the
+// split-KV attention kernel and a combine kernel that merges the splits of a request by their
+// log-sum-exp. Layouts and design: docs/mla.md.
+//
+//   q            [batch, s_q, h_q, 576] BF16 (512 latent + 64 RoPE dims)
+//   k_cache      [num_blocks, page_size, 1, row] — row = 576 BF16 (1152 B), or FP8:
+//                512 E4M3, 4 FP32 scales (one per 128 values, value = e4m3 · scale),
+//                64 BF16 RoPE dims (656 B). V is the first 512 dims of the same row.
+//   block_table  [batch, max_blocks_per_seq] int32;  cache_seqlens [batch] int32
+//   out          [batch, s_q, h_q, 512] BF16;  lse [batch, h_q, s_q] FP32 (natural log)
+// Query i of a request (s_q > 1) sees the first seqlen − s_q + 1 + i keys; a query with no
+// visible key gives out = 0 and lse = +inf.
+//
+// Every function validates its inputs before any driver call and throws
+// Error(invalid_argument) naming the problem.
+#include <cuda.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "shapejit/jit/kernel_spec.hpp"
+#include "shapejit/runtime/device.hpp"
+
+namespace shapejit::runtime {
+
+inline constexpr int kMlaHeadDim = 576;      // K row: 512 latent + 64 RoPE
+inline constexpr int kMlaValueDim = 512;     // V = first 512 dims of the K row
+inline constexpr int kMlaBlockN = 64;        // KV tokens per tile (the scheduler's unit)
+inline constexpr int kMlaBlockM = 64;        // query rows (heads × s_q) per tile
+inline constexpr int kMlaSplitOverhead = 5;  // fixed cost of one split, in KV tiles
+
+enum class MlaKvDtype { bf16, fp8_e4m3 };
+
+// The compile-time part of a call: one kernel set per config and device.
+struct MlaConfig {
+  int num_heads_q = 128;   // h_q: 16, 32, 64 or 128 (h_kv = 1)
+  int seq_q = 1;           // s_q: 1..8 query tokens per request (multi-token prediction)
+  int page_size = 64;      // tokens per cache block: 16, 32, 64 or 128
+  MlaKvDtype kv_dtype = MlaKvDtype::bf16;
+};
+
+void validate(const MlaConfig& config);                  // throws naming the field
+int mla_kv_row_bytes(MlaKvDtype dtype);                  // 1152 or 656
+int mla_num_m_tiles(const MlaConfig& config);            // ceil(h_q·s_q / 64)
+int mla_num_sm_parts(const MlaConfig& config, int num_sms);   // max(1, num_sms / m_tiles)
+
+// One SM part's contiguous run of KV tiles (templates/mla/decode_schedule.cuh): requests
+// begin_req..min(end_req, batch − 1), starting at tile begin_block of begin_req (its split number
+// first_split) and ending before tile end_block of end_req; requests in between whole. A part
+// with begin_req = batch is empty. Zero-length requests belong to no part (0 splits): the
+// combine kernel writes their out = 0, lse = +inf.
+struct MlaSchedulePart {
+  std::int32_t begin_req, begin_block, first_split, end_req, end_block, reserved[3];
+};
+static_assert(sizeof(MlaSchedulePart) == 32);
+
+// The host twin of the GPU scheduler: the same plan_splits() code the metadata kernel runs.
+// split_begin[b] is the first split index of request b, split_begin[batch] the total.
+struct MlaSchedule {
+  std::vector<MlaSchedulePart> parts;
+  std::vector<std::int32_t> split_begin;
+};
+MlaSchedule mla_schedule_host(std::span<const std::int32_t> seqlens, int num_parts);
+
+// Metadata buffer: num_parts MlaSchedulePart, then split_begin[batch + 1].
+std::size_t mla_metadata_bytes(int batch, int num_parts);
+// Workspace of the split results: o_accum [batch + num_parts, h_q·s_q, 512] FP32 and
+// lse_accum [batch + num_parts, h_q·s_q] FP32 (a schedule has at most batch + parts splits).
+std::size_t mla_workspace_bytes(const MlaConfig& config, int batch, int num_sms);
+
+// The per-part cost budget of the plan (every part but the last stays within it).
+int mla_part_budget(std::span<const std::int32_t> seqlens, int num_parts);
+
+// Computes the schedule on the GPU from cache_seqlens (device int32 [batch]) into metadata.
+// Graph-capturable; reuse the metadata across layers while the lengths are unchanged.
+void mla_decode_metadata(const MlaConfig& config, int batch, CUdeviceptr cache_seqlens,
+                         CUdeviceptr metadata, std::size_t metadata_bytes, CUstream stream);
+
+struct MlaDecodeArgs {
+  int batch = 0;
+  int num_blocks = 0;              // blocks in k_cache
+  int max_blocks_per_seq = 0;      // block_table row length
+  float softmax_scale = 0.0f;      // 0: 1/sqrt(576)
+  CUdeviceptr q = 0, k_cache = 0, block_table = 0, cache_seqlens = 0;
+  CUdeviceptr out = 0, lse = 0;
+  CUdeviceptr metadata = 0;        // from mla_decode_metadata (same config, batch, lengths)
+  std::size_t metadata_bytes = 0;
+  CUdeviceptr workspace = 0;
+  std::size_t workspace_bytes = 0;
+};
+
+// Host-side checks of everything knowable without reading device memory (shapes, alignment,
+// buffer sizes, block-table extent, TMA coordinate range). num_sms sizes the schedule.
+void validate(const MlaConfig& config, const MlaDecodeArgs& args, int num_sms);
+
+// Launches the split kernel and the combine kernel (which merges split requests and writes
+// zero-length ones) on stream.
+void mla_decode(const MlaConfig& config, const MlaDecodeArgs& args, CUstream stream);
+
+// Exactly the specs mla_decode_metadata + mla_decode load for config on target.
+std::vector<jit::KernelSpec> mla_kernel_specs(const MlaConfig& config, const DeviceInfo& target);
+
+// FP32 CPU reference, per request over the gathered pages. Inputs as raw host bytes in the
+// device layouts above; out [batch, s_q, h_q, 512] FP32, lse [batch, h_q, s_q].
+void mla_decode_reference(const MlaConfig& config, int batch, int max_blocks_per_seq,
+                          float softmax_scale, std::span<const std::uint16_t> q,
+                          std::span<const std::uint8_t> k_cache,
+                          std::span<const std::int32_t> block_table,
+                          std::span<const std::int32_t> cache_seqlens, std::span<float> out,
+                          std::span<float> lse);
+
+}  // namespace shapejit::runtime

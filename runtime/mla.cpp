@@ -1,0 +1,213 @@
+// MLA decode front end: config and argument validation, kernel specs, tensor maps, launches.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "mla/decode_params.cuh"
+#include "mla/decode_schedule.cuh"
+#include "shapejit/error.hpp"
+#include "shapejit/runtime/mla.hpp"
+#include "shapejit/runtime/runtime.hpp"
+
+namespace shapejit::runtime {
+namespace {
+
+// Shared memory of the split kernel: Q tile (64 × 576 BF16), four KV stages (32 × 576 BF16),
+// the P tile, row max/sum exchange, 10 barriers, and 1 KiB to align the base. Mirrors
+// MlaSplitConfig::kSmemBytes in templates/mla/decode_split.cuh.
+constexpr int kSplitSmemBytes = 64 * 1152 + 4 * 32 * 1152 + 64 * 128 + 4 * 64 * 4 + 10 * 8 + 1024;
+constexpr int kSplitThreads = 384;
+
+[[noreturn]] void bad(const std::string& what) {
+  fail(Errc::invalid_argument, "mla_decode: " + what);
+}
+
+void check_ptr(const char* name, CUdeviceptr p, int align) {
+  if (p == 0) bad(std::string(name) + " is null");
+  if (p % static_cast<CUdeviceptr>(align) != 0)
+    bad(std::string(name) + " must be " + std::to_string(align) + "-byte aligned");
+}
+
+const DeviceInfo& hopper_device() {
+  const DeviceInfo& dev = current_device();
+  if (dev.cc_major != 9 || dev.cc_minor != 0)
+    fail(Errc::unsupported, "mla_decode: needs an sm_90 (Hopper) GPU; this device (" + dev.name +
+                                ") is sm_" + std::to_string(dev.cc_major) +
+                                std::to_string(dev.cc_minor));
+  return dev;
+}
+
+jit::KernelSpec spec_of(std::string kernel, std::vector<std::string> args, const DeviceInfo& t) {
+  jit::KernelSpec s;
+  s.family = "mla";
+  s.kernel = std::move(kernel);
+  s.args = std::move(args);
+  s.arch = t.arch.empty() ? "sm_90a" : t.arch;
+  return s;
+}
+
+jit::KernelSpec schedule_spec(const MlaConfig& c, const DeviceInfo& t) {
+  return spec_of("mla_decode_metadata",
+                 {jit::spec_arg(static_cast<long long>(mla_num_sm_parts(c, t.num_sms)))}, t);
+}
+jit::KernelSpec split_spec(const MlaConfig& c, const DeviceInfo& t) {
+  return spec_of("mla_decode_split",
+                 {jit::spec_arg(static_cast<long long>(c.num_heads_q)),
+                  jit::spec_arg(static_cast<long long>(c.seq_q)),
+                  jit::spec_arg(static_cast<long long>(c.page_size)),
+                  jit::spec_arg(c.kv_dtype == MlaKvDtype::fp8_e4m3),
+                  jit::spec_arg(static_cast<long long>(t.num_sms))},
+                 t);
+}
+jit::KernelSpec combine_spec(const MlaConfig& c, const DeviceInfo& t) {
+  return spec_of("mla_decode_combine",
+                 {jit::spec_arg(static_cast<long long>(c.num_heads_q)),
+                  jit::spec_arg(static_cast<long long>(c.seq_q)),
+                  jit::spec_arg(static_cast<long long>(mla_num_sm_parts(c, t.num_sms)))},
+                 t);
+}
+
+}  // namespace
+
+void validate(const MlaConfig& c) {
+  const int h = c.num_heads_q;
+  if (h != 16 && h != 32 && h != 64 && h != 128)
+    bad("num_heads_q = " + std::to_string(h) + " must be 16, 32, 64 or 128");
+  if (c.seq_q < 1 || c.seq_q > 8) bad("seq_q = " + std::to_string(c.seq_q) + " must be in 1..8");
+  const int p = c.page_size;
+  if (p != 16 && p != 32 && p != 64 && p != 128)
+    bad("page_size = " + std::to_string(p) + " must be 16, 32, 64 or 128");
+  if (c.kv_dtype != MlaKvDtype::bf16 && c.kv_dtype != MlaKvDtype::fp8_e4m3)
+    bad("kv_dtype must be bf16 or fp8_e4m3");
+}
+
+int mla_kv_row_bytes(MlaKvDtype dtype) { return dtype == MlaKvDtype::bf16 ? 1152 : 656; }
+
+int mla_num_m_tiles(const MlaConfig& c) {
+  return (c.num_heads_q * c.seq_q + kMlaBlockM - 1) / kMlaBlockM;
+}
+
+int mla_num_sm_parts(const MlaConfig& c, int num_sms) {
+  if (num_sms < 1) bad("num_sms = " + std::to_string(num_sms) + " must be at least 1");
+  return std::max(1, num_sms / mla_num_m_tiles(c));
+}
+
+std::size_t mla_metadata_bytes(int batch, int num_parts) {
+  return static_cast<std::size_t>(num_parts) * sizeof(MlaSchedulePart) +
+         static_cast<std::size_t>(batch + 1) * 4;
+}
+
+std::size_t mla_workspace_bytes(const MlaConfig& c, int batch, int num_sms) {
+  validate(c);
+  const std::size_t splits = static_cast<std::size_t>(batch) + mla_num_sm_parts(c, num_sms);
+  const std::size_t rows = static_cast<std::size_t>(c.num_heads_q) * c.seq_q;
+  return splits * rows * (kMlaValueDim + 1) * sizeof(float);
+}
+
+std::vector<jit::KernelSpec> mla_kernel_specs(const MlaConfig& c, const DeviceInfo& target) {
+  validate(c);
+  if (target.num_sms < 1) bad("target device has no SM count");
+  return {schedule_spec(c, target), split_spec(c, target), combine_spec(c, target)};
+}
+
+void validate(const MlaConfig& c, const MlaDecodeArgs& a, int num_sms) {
+  validate(c);
+  if (a.batch < 1) bad("batch = " + std::to_string(a.batch) + " must be at least 1");
+  if (a.num_blocks < 1) bad("num_blocks = " + std::to_string(a.num_blocks) + " must be at least 1");
+  if (a.max_blocks_per_seq < 1)
+    bad("max_blocks_per_seq = " + std::to_string(a.max_blocks_per_seq) + " must be at least 1");
+  if (static_cast<long long>(a.num_blocks) * c.page_size >= (1ll << 31))
+    bad("num_blocks · page_size = " +
+        std::to_string(static_cast<long long>(a.num_blocks) * c.page_size) +
+        " cache rows exceed the 2^31 − 1 rows a tensor-map coordinate can address");
+  if (static_cast<long long>(a.max_blocks_per_seq) * c.page_size >= (1ll << 31))
+    bad("max_blocks_per_seq · page_size exceeds the int32 range of cache_seqlens");
+  if (static_cast<long long>(a.batch) * c.seq_q * c.num_heads_q >= (1ll << 31))
+    bad("batch · s_q · h_q query rows exceed 2^31 − 1");
+  if (!(a.softmax_scale >= 0.0f) || !std::isfinite(a.softmax_scale))
+    bad("softmax_scale must be finite and ≥ 0 (0 selects 1/sqrt(576))");
+  check_ptr("q", a.q, 16);
+  check_ptr("k_cache", a.k_cache, 16);
+  check_ptr("block_table", a.block_table, 4);
+  check_ptr("cache_seqlens", a.cache_seqlens, 4);
+  check_ptr("out", a.out, 16);
+  check_ptr("lse", a.lse, 4);
+  check_ptr("metadata", a.metadata, 16);
+  check_ptr("workspace", a.workspace, 16);
+  const std::size_t need_meta = mla_metadata_bytes(a.batch, mla_num_sm_parts(c, num_sms));
+  if (a.metadata_bytes < need_meta)
+    bad("metadata_bytes = " + std::to_string(a.metadata_bytes) + " is smaller than the " +
+        std::to_string(need_meta) + " bytes mla_metadata_bytes() gives for this batch");
+  const std::size_t need_ws = mla_workspace_bytes(c, a.batch, num_sms);
+  if (a.workspace_bytes < need_ws)
+    bad("workspace_bytes = " + std::to_string(a.workspace_bytes) + " is smaller than the " +
+        std::to_string(need_ws) + " bytes mla_workspace_bytes() gives for this batch");
+}
+
+void mla_decode_metadata(const MlaConfig& c, int batch, CUdeviceptr cache_seqlens,
+                         CUdeviceptr metadata, std::size_t metadata_bytes, CUstream stream) {
+  validate(c);
+  if (batch < 1) bad("batch = " + std::to_string(batch) + " must be at least 1");
+  check_ptr("cache_seqlens", cache_seqlens, 4);
+  check_ptr("metadata", metadata, 16);
+  const DeviceInfo& dev = hopper_device();
+  const int parts = mla_num_sm_parts(c, dev.num_sms);
+  if (metadata_bytes < mla_metadata_bytes(batch, parts))
+    bad("metadata_bytes = " + std::to_string(metadata_bytes) + " is smaller than the " +
+        std::to_string(mla_metadata_bytes(batch, parts)) + " bytes this batch needs");
+  const LoadedKernel& kernel = Runtime::global().load(schedule_spec(c, dev));
+  const int* seqlens = reinterpret_cast<const int*>(cache_seqlens);
+  int* meta = reinterpret_cast<int*>(metadata);
+  int b = batch;
+  void* args[] = {&seqlens, &b, &meta};
+  LaunchParams lp;
+  lp.block[0] = 32;
+  lp.stream = stream;
+  launch(kernel, lp, args);
+}
+
+void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
+  validate(c);
+  const DeviceInfo& dev = hopper_device();
+  validate(c, a, dev.num_sms);
+  const int parts = mla_num_sm_parts(c, dev.num_sms);
+
+  const std::size_t rows = static_cast<std::size_t>(c.num_heads_q) * c.seq_q;
+  const std::size_t splits = static_cast<std::size_t>(mla_plan::max_total_splits(parts, a.batch));
+  mla_plan::DecodeParams p{};
+  p.q = reinterpret_cast<const void*>(a.q);
+  p.k_cache = reinterpret_cast<const void*>(a.k_cache);
+  p.block_table = reinterpret_cast<const int*>(a.block_table);
+  p.cache_seqlens = reinterpret_cast<const int*>(a.cache_seqlens);
+  p.meta = reinterpret_cast<const int*>(a.metadata);
+  p.out = reinterpret_cast<void*>(a.out);
+  p.lse = reinterpret_cast<float*>(a.lse);
+  p.o_accum = reinterpret_cast<float*>(a.workspace);
+  p.lse_accum = p.o_accum + splits * rows * kMlaValueDim;
+  p.batch = a.batch;
+  p.max_blocks_per_seq = a.max_blocks_per_seq;
+  p.num_blocks = a.num_blocks;
+  const float scale = a.softmax_scale > 0.0f ? a.softmax_scale : 1.0f / std::sqrt(576.0f);
+  p.scale_log2 = scale * 1.4426950408889634f;
+
+  const LoadedKernel& split = Runtime::global().load(split_spec(c, dev));
+  const LoadedKernel& combine = Runtime::global().load(combine_spec(c, dev));
+  void* args[] = {&p};
+  LaunchParams lp;
+  lp.grid[0] = static_cast<unsigned>(mla_num_m_tiles(c));
+  lp.grid[1] = static_cast<unsigned>(parts);
+  lp.block[0] = kSplitThreads;
+  lp.dynamic_smem_bytes = kSplitSmemBytes;
+  lp.stream = stream;
+  launch(split, lp, args);
+
+  // NOTES: always launched: it also writes the zero-length requests (no split).
+  LaunchParams lc;
+  lc.grid[0] = static_cast<unsigned>(a.batch);
+  lc.grid[1] = static_cast<unsigned>((rows + 3) / 4);
+  lc.block[0] = 128;
+  lc.stream = stream;
+  launch(combine, lc, args);
+}
+
+}  // namespace shapejit::runtime

@@ -1,0 +1,96 @@
+// Every kernel of the DeepSeek-V3 MLA set compiles for sm_90a with NVRTC, without spills or
+// local memory; the split kernel's PTX has the wgmma instructions (QKᵀ and the transposed-B PV).
+// specs_for returns exactly what a runtime call loads.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "shapejit/jit/compiler.hpp"
+#include "shapejit/runtime/mla.hpp"
+#include "shapejit/error.hpp"
+#include "shapejit/runtime/op_registry.hpp"
+
+namespace shapejit::runtime {
+namespace {
+
+const jit::CompileResult& compiled(const jit::KernelSpec& spec) {
+  static std::mutex mutex;
+  static std::map<std::string, jit::CompileResult> results;
+  std::lock_guard lock(mutex);
+  auto it = results.find(spec.canonical());
+  if (it == results.end())
+    it = results.emplace(spec.canonical(), jit::compile_in_process(spec, true)).first;
+  return it->second;
+}
+
+void expect_clean(const jit::KernelSpec& spec) {
+  SCOPED_TRACE(spec.canonical());
+  const jit::CompileResult& r = compiled(spec);
+  EXPECT_FALSE(r.cubin.empty());
+  EXPECT_EQ(r.spill_store_bytes, 0);
+  EXPECT_EQ(r.spill_load_bytes, 0);
+  EXPECT_EQ(r.stack_frame_bytes, 0);
+  EXPECT_EQ(r.ptx.find("ld.local"), std::string::npos);
+  EXPECT_EQ(r.ptx.find("st.local"), std::string::npos);
+  EXPECT_GT(r.registers, 0);
+  if (spec.kernel == "mla_decode_split") {
+    EXPECT_NE(r.ptx.find("wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16"), std::string::npos);
+    EXPECT_NE(r.ptx.find("wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16"), std::string::npos);
+    EXPECT_NE(r.ptx.find("setmaxnreg"), std::string::npos);
+    EXPECT_NE(r.ptx.find("mbarrier.try_wait"), std::string::npos);
+    EXPECT_LE(r.registers, 168);   // 384 threads, one CTA per SM
+  }
+}
+
+TEST(MlaCompile, EveryDeepSeekV3VariantCompilesWithoutSpills) {
+  const DeviceInfo target = default_target_device();
+  const OpFamily& family = find_op_family("mla_decode");
+  std::set<std::string> seen;
+  int splits = 0;
+  for (const auto& shape : family.deepseek_v3_shapes())
+    for (const auto& s : family.specs_for(shape, target))
+      if (seen.insert(s.canonical()).second) {
+        expect_clean(s);
+        splits += s.kernel == "mla_decode_split";
+      }
+  EXPECT_EQ(splits, 16);   // h_q {16,32,64,128} × s_q {1,2} × {BF16, FP8}
+}
+
+TEST(MlaCompile, OtherPageSizesAndQueryLengthsCompile) {
+  const DeviceInfo target = default_target_device();
+  for (int page : {16, 32, 128})
+    for (const auto& s : mla_kernel_specs(MlaConfig{64, 4, page, MlaKvDtype::bf16}, target))
+      expect_clean(s);
+  for (const auto& s : mla_kernel_specs(MlaConfig{16, 4, 16, MlaKvDtype::fp8_e4m3}, target))
+    expect_clean(s);
+}
+
+TEST(MlaCompile, SpecsForAreTheRuntimeSpecs) {
+  const DeviceInfo target = default_target_device();
+  const MlaConfig c{64, 2, 64, MlaKvDtype::fp8_e4m3};
+  const auto from_op = find_op_family("mla_decode").specs_for(
+      {{"op", "mla_decode"}, {"h_q", 64}, {"s_q", 2}, {"page_size", 64}, {"kv_dtype", "fp8_e4m3"}},
+      target);
+  EXPECT_EQ(from_op, mla_kernel_specs(c, target));
+  ASSERT_EQ(from_op.size(), 3u);
+  const int parts = mla_num_sm_parts(c, target.num_sms);
+  EXPECT_EQ(from_op[0].canonical(), "mla/mla_decode_metadata<" + std::to_string(parts) + ">@sm_90a");
+  EXPECT_EQ(from_op[1].canonical(),
+            "mla/mla_decode_split<64,2,64,true," + std::to_string(target.num_sms) + ">@sm_90a");
+  EXPECT_EQ(from_op[2].canonical(),
+            "mla/mla_decode_combine<64,2," + std::to_string(parts) + ">@sm_90a");
+}
+
+TEST(MlaCompile, BadShapesAreRejectedNamingTheField) {
+  const DeviceInfo target = default_target_device();
+  const OpFamily& family = find_op_family("mla_decode");
+  EXPECT_THROW(family.specs_for({{"op", "mla_decode"}, {"h_q", 24}}, target), Error);
+  EXPECT_THROW(family.specs_for({{"op", "mla_decode"}, {"page_size", 256}}, target), Error);
+  EXPECT_THROW(family.specs_for({{"op", "mla_decode"}, {"kv_dtype", "fp16"}}, target), Error);
+  EXPECT_THROW(family.specs_for({{"op", "mla_decode"}, {"s_q", "two"}}, target), Error);
+}
+
+}  // namespace
+}  // namespace shapejit::runtime
