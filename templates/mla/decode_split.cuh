@@ -152,7 +152,7 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
 
   if (tid >= Cfg::kMathThreads) {
     // ------------------------------------------------------------------ producer
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 72;");
     const int pt = tid - Cfg::kMathThreads;
     const unsigned char* kv = static_cast<const unsigned char*>(params.k_cache);
     const unsigned char* qg = static_cast<const unsigned char*>(params.q);
@@ -218,35 +218,50 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
           cp_async_arrive_noinc(bar_full + 8 * stage);
         } else {
           // 40 work items per token: 32 chunks of 16 e4m3 values (-> 32 bytes of bf16 each)
-          // and 8 chunks of RoPE bf16 values.
-          for (int i = pt; i < BLOCK_N * 40; i += Cfg::kProducerThreads) {
-            const int row = i / 40, c = i % 40;
-            const unsigned char* src = row_src(row);
-            if (c < 32) {
-              u32 v[4] = {0, 0, 0, 0};
-              float scale = 0.f;
-              if (src) {
-                ld_global_nc_v4(src + c * 16, v);
-                scale = *reinterpret_cast<const float*>(src + 512 + 4 * (c >> 3));
-              }
-              u32 o[8];
+          // and 8 chunks of RoPE bf16 values; 10 items per thread per tile.
+          // NOTES: the loads of a batch are all issued before any is used, so a thread has
+          // kBatch x 16 bytes in flight; one load at a time left the FP8 path at ~300 GB/s.
+          constexpr int kItems = BLOCK_N * 40 / Cfg::kProducerThreads;
+          constexpr int kBatch = 5;
+          static_assert(kItems % kBatch == 0, "FP8 producer batches must divide the items");
+#pragma unroll 1
+          for (int b0 = 0; b0 < kItems; b0 += kBatch) {
+            u32 v[kBatch][4];
+            float scale[kBatch];
 #pragma unroll
-              for (int w = 0; w < 4; ++w) {
-                float f0, f1, f2, f3;
-                e4m3x2_to_f32(static_cast<unsigned short>(v[w] & 0xffff), f0, f1);
-                e4m3x2_to_f32(static_cast<unsigned short>(v[w] >> 16), f2, f3);
-                o[2 * w] = pack_bf16x2(f0 * scale, f1 * scale);
-                o[2 * w + 1] = pack_bf16x2(f2 * scale, f3 * scale);
+            for (int k = 0; k < kBatch; ++k) {
+              const int i = pt + (b0 + k) * Cfg::kProducerThreads;
+              const int row = i / 40, c = i % 40;
+              const unsigned char* src = row_src(row);
+              v[k][0] = v[k][1] = v[k][2] = v[k][3] = 0u;
+              scale[k] = 0.f;
+              if (src) {
+                ld_global_nc_v4(src + (c < 32 ? c * 16 : 528 + (c - 32) * 16), v[k]);
+                if (c < 32) scale[k] = *reinterpret_cast<const float*>(src + 512 + 4 * (c >> 3));
               }
-              // columns 16c .. 16c+15: column block c/4, chunks 2(c%4) and 2(c%4)+1
-              const u32 blk = tile + (c >> 2) * Cfg::kKvColBlockBytes;
-              st_shared_v4(blk + swz(row, 2 * (c & 3)), o[0], o[1], o[2], o[3]);
-              st_shared_v4(blk + swz(row, 2 * (c & 3) + 1), o[4], o[5], o[6], o[7]);
-            } else {
-              const int j = c - 32;
-              u32 v[4] = {0, 0, 0, 0};
-              if (src) ld_global_nc_v4(src + 528 + j * 16, v);
-              st_shared_v4(tile + 8 * Cfg::kKvColBlockBytes + swz(row, j), v[0], v[1], v[2], v[3]);
+            }
+#pragma unroll
+            for (int k = 0; k < kBatch; ++k) {
+              const int i = pt + (b0 + k) * Cfg::kProducerThreads;
+              const int row = i / 40, c = i % 40;
+              if (c < 32) {
+                u32 o[8];
+#pragma unroll
+                for (int w = 0; w < 4; ++w) {
+                  float f0, f1, f2, f3;
+                  e4m3x2_to_f32(static_cast<unsigned short>(v[k][w] & 0xffff), f0, f1);
+                  e4m3x2_to_f32(static_cast<unsigned short>(v[k][w] >> 16), f2, f3);
+                  o[2 * w] = pack_bf16x2(f0 * scale[k], f1 * scale[k]);
+                  o[2 * w + 1] = pack_bf16x2(f2 * scale[k], f3 * scale[k]);
+                }
+                // columns 16c .. 16c+15: column block c/4, chunks 2(c%4) and 2(c%4)+1
+                const u32 blk = tile + (c >> 2) * Cfg::kKvColBlockBytes;
+                st_shared_v4(blk + swz(row, 2 * (c & 3)), o[0], o[1], o[2], o[3]);
+                st_shared_v4(blk + swz(row, 2 * (c & 3) + 1), o[4], o[5], o[6], o[7]);
+              } else {
+                st_shared_v4(tile + 8 * Cfg::kKvColBlockBytes + swz(row, c - 32), v[k][0], v[k][1],
+                             v[k][2], v[k][3]);
+              }
             }
           }
           fence_proxy_async_shared();
@@ -258,8 +273,8 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
   }
 
   // -------------------------------------------------------------------- math
-  // NOTES: 128 x 40 + 256 x 232 = 64,512 <= 65,536 registers.
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+  // NOTES: 128 x 72 + 256 x 216 = 64,512 <= 65,536 registers.
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 216;");
   const int wg = tid / 128;
   const int t = tid % 128;
   const int warp = t / 32, lane = t % 32;
