@@ -197,7 +197,11 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
   lp.grid[0] = static_cast<unsigned>(mla_num_m_tiles(c));
   lp.grid[1] = static_cast<unsigned>(parts);
   lp.block[0] = kSplitThreads;
-  lp.dynamic_smem_bytes = kSplitSmemBytes;
+  // NOTES: the split kernel sizes its own layout (MlaSplitConfig::kSmemBytes, static_assert'ed
+  // under the limit) and runs one CTA per SM, so granting the whole opt-in limit is always
+  // enough and stays correct when its stages or tiles change.
+  lp.dynamic_smem_bytes = static_cast<unsigned>(
+      std::max(kSplitSmemBytes, dev.max_smem_per_block_optin));
   lp.stream = stream;
   launch(split, lp, args);
 
