@@ -25,7 +25,11 @@ void load_row(MlaKvDtype dtype, const std::uint8_t* row, float* dst) {
   }
   float scales[4];
   std::memcpy(scales, row + 512, sizeof(scales));
-  for (int d = 0; d < kMlaValueDim; ++d) dst[d] = e4m3_to_float(row[d]) * scales[d / 128];
+  // NOTES: the kernel dequantizes FP8 rows to BF16 (e4m3 · scale, rounded to nearest even)
+  // and runs BF16 tensor-core MMAs, as FlashMLA's FP8 path does; the reference applies the
+  // same rounding so it checks the attention itself rather than the storage precision.
+  for (int d = 0; d < kMlaValueDim; ++d)
+    dst[d] = bf16_to_float(float_to_bf16(e4m3_to_float(row[d]) * scales[d / 128]));
   for (int d = 0; d < kMlaHeadDim - kMlaValueDim; ++d) {
     std::uint16_t bits;
     std::memcpy(&bits, row + 528 + 2 * d, 2);

@@ -8,6 +8,8 @@
 // the PV product, whose weights sum to one, so the absolute error is at most 2^-9·max|V|.
 // lse: relative 1e-5 (QKᵀ is exact FP32 accumulation of BF16 products; the rest is FP32
 // exp2/log2 with ~1e-7 relative error, far inside). +inf must match exactly.
+// FP8 KV: the kernel's defined numerics dequantize e4m3 · scale to BF16 before the MMAs; the
+// reference does the same (runtime/mla_reference.cpp), so the same tolerances apply.
 #include <gtest/gtest.h>
 
 #include <algorithm>

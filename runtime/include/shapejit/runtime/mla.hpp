@@ -104,7 +104,8 @@ void mla_decode(const MlaConfig& config, const MlaDecodeArgs& args, CUstream str
 // Exactly the specs mla_decode_metadata + mla_decode load for config on target.
 std::vector<jit::KernelSpec> mla_kernel_specs(const MlaConfig& config, const DeviceInfo& target);
 
-// FP32 CPU reference, per request over the gathered pages. Inputs as raw host bytes in the
+// FP32 CPU reference, per request over the gathered pages. FP8 rows are dequantized the way
+// the kernel does: e4m3 · scale rounded to BF16. Inputs as raw host bytes in the
 // device layouts above; out [batch, s_q, h_q, 512] FP32, lse [batch, h_q, s_q].
 void mla_decode_reference(const MlaConfig& config, int batch, int max_blocks_per_seq,
                           float softmax_scale, std::span<const std::uint16_t> q,
