@@ -17,6 +17,18 @@ const char* colour(PassKind k) {
   return "#999999";
 }
 
+// Text inside SVG elements: op labels carry '&' for overlapped pairs.
+std::string xml(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else out += c;
+  }
+  return out;
+}
+
 std::string fmt(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.2f", v);
@@ -45,8 +57,8 @@ std::string timeline_svg(const Schedule& s, const SimulationResult& res) {
       const PipelineOp& op = s.ops[r][i];
       const OpTiming& t = res.timing[r][i];
       const double x = kLeft + t.start * scale, w = std::max(0.5, (t.end - t.start) * scale);
-      o << "<g><title>rank " << r << " " << op_label(op) << " stage " << op.pass[0].stage;
-      if (op.overlapped()) o << "&" << op.pass[1].stage;
+      o << "<g><title>rank " << r << " " << xml(op_label(op)) << " stage " << op.pass[0].stage;
+      if (op.overlapped()) o << "&amp;" << op.pass[1].stage;
       o << " [" << fmt(t.start) << ", " << fmt(t.end) << "]</title>";
       if (op.overlapped()) {
         o << "<rect x=\"" << fmt(x) << "\" y=\"" << fmt(y) << "\" width=\"" << fmt(w) << "\" height=\""

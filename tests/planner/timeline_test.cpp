@@ -28,6 +28,9 @@ TEST(Timeline, SvgDrawsOneGroupPerOpAndMarksOverlappedPairs) {
   EXPECT_EQ(count(svg, "fill=\"none\" stroke=\"#222\""), overlapped + 1);     // + the legend swatch
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  // Well-formed text: every '&' starts an entity (overlapped labels read "F3&amp;B1").
+  for (size_t at = svg.find('&'); at != std::string::npos; at = svg.find('&', at + 1))
+    EXPECT_EQ(svg.compare(at, 5, "&amp;"), 0) << svg.substr(at, 20);
   for (int r = 0; r < s.ranks; ++r) EXPECT_NE(svg.find(">rank " + std::to_string(r) + "<"), std::string::npos);
 }
 
