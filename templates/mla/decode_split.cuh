@@ -209,11 +209,19 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
           return kv + (static_cast<long long>(pg) * PAGE_SIZE + (tok % PAGE_SIZE)) * kTokenBytes;
         };
         if constexpr (!KV_FP8) {
-          for (int i = pt; i < BLOCK_N * 72; i += Cfg::kProducerThreads) {
-            const int row = i / 72, c = i % 72;
+          // NOTES: thread pt copies chunks pt, pt + 128, ... of the tile's 32 x 72; stepping
+          // (row, c) by (1, 56) with a wrap avoids a division per chunk, which showed in the
+          // producer's issue rate.
+          static_assert(Cfg::kProducerThreads == 128 && BLOCK_N * 72 % 128 == 0, "producer layout");
+          int row = pt / 72, c = pt % 72;
+#pragma unroll 2
+          for (int k = 0; k < BLOCK_N * 72 / 128; ++k) {
             const unsigned char* src = row_src(row);
             const u32 dst = tile + (c >> 3) * Cfg::kKvColBlockBytes + swz(row, c & 7);
             cp_async_16(dst, src ? src + c * 16 : kv, src ? 16u : 0u);
+            row += 1;
+            c += 56;
+            if (c >= 72) c -= 72, row += 1;
           }
           cp_async_arrive_noinc(bar_full + 8 * stage);
         } else {
