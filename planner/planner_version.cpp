@@ -1,0 +1,1 @@
+namespace shapejit::planner { int planner_abi = 1; }
