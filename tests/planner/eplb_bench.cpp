@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
 #include <cstdlib>
+#include <random>
 #include <vector>
 
 #include "shapejit/planner/eplb.hpp"
@@ -58,5 +60,39 @@ int main(int argc, char** argv) {
   }
   std::printf("max/mean: heaviest GPU over the average GPU, averaged over layers (1.0 is perfect).\n"
               "gain: how much of the greedy maximum the refinement removed, best layer and mean over layers.\n");
+
+  // Migration: the placement refined for zipf 1.0 loads, then the loads drift (each expert's load
+  // times a factor in [0.5, 1.5], seed 7); how balance trades against expert copies.
+  const ExpertLoads before = synth::skewed_loads(58, 256, 2024, 1.0);
+  ExpertLoads after = before;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> drift(0.5, 1.5);
+  for (double& v : after.values) v = std::round(v * drift(rng));
+  const Placement current = plan_eplb(before, topo, {EplbPolicy::automatic, true});
+  std::printf("\nmigration after drift (zipf 1.0, loads x U[0.5, 1.5]); mean GPU load per layer %.0f\n",
+              [&] {
+                double total = 0;
+                for (double v : after.values) total += v;
+                return total / 58 / 32;
+              }());
+  std::printf("%-10s %10s %12s %12s %12s %8s %10s\n", "move_cost", "ms", "max/mean", "current", "fresh", "copies",
+              "fresh_copies");
+  for (double cost : {0.0, 10.0, 100.0, 1000.0, 1e9}) {
+    MigrationReport r;
+    const auto a = std::chrono::steady_clock::now();
+    rebalance_with_migration(current, after, {cost}, &r);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
+    double chosen = 0, cur = 0, fresh = 0;
+    int fresh_moved = 0;
+    for (const auto& l : r.layers) {
+      chosen += l.chosen.balance();
+      cur += l.current.balance();
+      fresh += l.fresh.balance();
+      fresh_moved += l.fresh_moved;
+    }
+    const double n = double(r.layers.size());
+    std::printf("%-10g %10.1f %12.4f %12.4f %12.4f %8d %10d\n", cost, ms, chosen / n, cur / n, fresh / n, r.total_moved,
+                fresh_moved);
+  }
   return 0;
 }

@@ -71,7 +71,9 @@ TEST(EplbInvariants, RandomTopologiesAndLoadsKeepEveryInvariant) {
         for (double g : gpu_loads(p, loads, int(l))) sum += g;
         for (int e = 0; e < c.experts; ++e) want += loads.at(int(l), e);
         EXPECT_NEAR(sum, want, 1e-9 * want);
-        if (refine) EXPECT_LE(report.final[l].max, report.greedy[l].max * (1 + 1e-12));
+        if (refine) {
+          EXPECT_LE(report.final[l].max, report.greedy[l].max * (1 + 1e-12));
+        }
       }
     }
   }

@@ -87,7 +87,9 @@ TEST(EplbMigration, FreeMovesReachTheBestBalanceAndCostsAddUp) {
       // The chosen cost is never above the two fixed alternatives.
       EXPECT_LE(r.cost, r.current.max * (1 + 1e-12));
       EXPECT_LE(r.cost, (r.fresh.max + move_cost * r.fresh_moved) * (1 + 1e-12));
-      if (move_cost == 0) EXPECT_LE(s.max, r.fresh.max * (1 + 1e-12));
+      if (move_cost == 0) {
+        EXPECT_LE(s.max, r.fresh.max * (1 + 1e-12));
+      }
       total += r.moved;
     }
     EXPECT_EQ(total, report.total_moved);

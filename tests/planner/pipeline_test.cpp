@@ -140,16 +140,23 @@ TEST(PipelineSchedule, TransfersNameTheNeighbouringRanks) {
     for (const auto& op : s.ops[r])
       for (int i = 0; i < op.passes; ++i) {
         const Pass& p = op.pass[i];
-        if (p.kind == PassKind::forward && p.stage + 1 < s.stages)
+        if (p.kind == PassKind::forward && p.stage + 1 < s.stages) {
           EXPECT_EQ(p.send_to, s.rank_of(p.stage + 1, p.micro_batch));
-        if (p.kind == PassKind::forward && p.stage == 0) EXPECT_EQ(p.recv_from, -1);
-        if (p.kind == PassKind::weight) EXPECT_EQ(p.send_to, -1);
+        }
+        if (p.kind == PassKind::forward && p.stage == 0) {
+          EXPECT_EQ(p.recv_from, -1);
+        }
+        if (p.kind == PassKind::weight) {
+          EXPECT_EQ(p.send_to, -1);
+        }
       }
   // DualPipeV turns around on the last rank: stage N−1 → stage N stays local.
   const Schedule v = make_schedule(ScheduleKind::dualpipev, 4, 8);
   for (const auto& op : v.ops[3])
     for (int i = 0; i < op.passes; ++i)
-      if (op.pass[i].kind == PassKind::forward && op.pass[i].stage == 3) EXPECT_EQ(op.pass[i].send_to, -1);
+      if (op.pass[i].kind == PassKind::forward && op.pass[i].stage == 3) {
+        EXPECT_EQ(op.pass[i].send_to, -1);
+      }
 }
 
 TEST(PipelineSchedule, BadCountsAreRejectedWithTheReason) {
