@@ -1,1 +1,0 @@
-namespace shapejit::planner { int planner_abi = 1; }
