@@ -90,6 +90,7 @@ class Reader {
     ph.name = name;
     ph.tokens = positive_int(j, "tokens", p, 0, true);
     ph.moe_layers = positive_int(j, "moe_layers", p, 1, true);
+    if (ph.moe_layers > 100000) bad(p + ".moe_layers", "must be ≤ 100000");
     ph.split_align = positive_int(j, "split_align", p, 1, false);
     if (j.contains("comm_sms")) {
       if (!j["comm_sms"].is_array() || j["comm_sms"].empty()) bad(p + ".comm_sms", "must be a non-empty array");
@@ -164,6 +165,7 @@ CostProfile parse_cost_profile(const std::string& text, const std::string& origi
   const json& dev = rd.object(j, "device", "(top)");
   prof.device = dev.contains("name") && dev["name"].is_string() ? dev["name"].get<std::string>() : "GPU";
   prof.sms = rd.positive_int(dev, "sms", "device", 0, true);
+  if (prof.sms > 4096) rd.bad("device.sms", "more than 4096 SMs is not a GPU this planner knows");
   const json& phases = rd.object(j, "phases", "(top)");
   if (phases.empty()) rd.bad("phases", "no phases (expected prefill and/or decode)");
   std::vector<std::string> names;

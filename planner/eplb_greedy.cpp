@@ -94,6 +94,11 @@ EplbPolicy resolve_policy(const ExpertLoads& loads, const EplbTopology& t, EplbP
   }
   if (t.slots <= 0 || t.groups <= 0 || t.nodes <= 0 || t.gpus <= 0)
     fail(Errc::invalid_argument, "slots, groups, nodes and GPUs must all be positive (" + topo_text(loads, t) + ")");
+  // NOTES: bounds that keep a typo from turning into minutes of work or gigabytes of memory; the
+  // local search keeps a GPUs × experts table.
+  if (t.slots > 65536 || double(t.gpus) * loads.experts > double(1 << 24))
+    fail(Errc::invalid_argument, "problem too large (" + topo_text(loads, t) +
+                                     "): at most 65536 slots and 2^24 GPU × expert pairs");
   if (t.slots < loads.experts)
     fail(Errc::invalid_argument, "fewer slots than experts (" + topo_text(loads, t) + "): every expert needs a slot");
   if (t.gpus % t.nodes != 0)

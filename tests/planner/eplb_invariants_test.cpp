@@ -156,6 +156,7 @@ TEST(EplbErrors, BadShapesAndLoadsNameTheProblem) {
   EXPECT_NE(message(ok, {16, 4, 3, 4}).find("GPUs do not divide"), std::string::npos);
   EXPECT_NE(message(ok, {8, 4, 2, 4}).find("fewer slots than experts"), std::string::npos);
   EXPECT_NE(message(ok, {16, 2, 4, 8}, EplbPolicy::hierarchical).find("hierarchical"), std::string::npos);
+  EXPECT_NE(message(ok, {1 << 20, 4, 2, 1 << 10}).find("too large"), std::string::npos);
   ExpertLoads negative = ok;
   negative.values[5] = -1;
   EXPECT_NE(message(negative, {16, 4, 2, 4}).find("expert 5"), std::string::npos);
