@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <future>
+#include <memory>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -132,55 +133,67 @@ void reference(const Problem& p, std::vector<float>& out, std::vector<float>& ls
   for (auto& j : jobs) j.get();
 }
 
-void run_case(const Case& cs, unsigned seed) {
-  SCOPED_TRACE(name_of(cs) + ", seed " + std::to_string(seed));
-  const Problem p = make_problem(cs, seed);
-  const DeviceInfo& dev = current_device();
-  const int rows = cs.h_q * cs.s_q;
-  const std::size_t out_elems = static_cast<std::size_t>(cs.batch) * rows * kMlaValueDim;
-  DeviceBuffer q(p.q.size() * 2), cache(p.cache.size()), table(p.table.size() * 4),
-      lens(p.lens.size() * 4), out(out_elems * 2), lse(static_cast<std::size_t>(cs.batch) * rows * 4);
-  const int parts = mla_num_sm_parts(p.config, dev.num_sms);
-  DeviceBuffer meta(mla_metadata_bytes(cs.batch, parts));
-  DeviceBuffer ws(mla_workspace_bytes(p.config, cs.batch, dev.num_sms));
-  q.upload(p.q);
-  cache.upload(p.cache);
-  table.upload(p.table);
-  lens.upload(p.lens);
-  out.fill_bytes(0xff);
-  lse.fill_bytes(0xff);
-  ws.fill_bytes(0xff);
+// A problem's device buffers and the call's arguments; out, lse and the workspace poisoned.
+struct DeviceRun {
+  DeviceBuffer q, cache, table, lens, out, lse, meta, ws;
+  MlaDecodeArgs args;
+  int parts = 0;
+};
 
-  mla_decode_metadata(p.config, cs.batch, lens.ptr(), meta.ptr(), meta.bytes(), nullptr);
-  MlaDecodeArgs a;
-  a.batch = cs.batch;
+std::unique_ptr<DeviceRun> upload(const Problem& p) {
+  const DeviceInfo& dev = current_device();
+  const std::size_t rows = static_cast<std::size_t>(p.batch) * p.config.seq_q * p.config.num_heads_q;
+  auto d = std::make_unique<DeviceRun>();
+  d->parts = mla_num_sm_parts(p.config, dev.num_sms);
+  d->q = DeviceBuffer(p.q.size() * 2);
+  d->cache = DeviceBuffer(p.cache.size());
+  d->table = DeviceBuffer(p.table.size() * 4);
+  d->lens = DeviceBuffer(p.lens.size() * 4);
+  d->out = DeviceBuffer(rows * kMlaValueDim * 2);
+  d->lse = DeviceBuffer(rows * 4);
+  d->meta = DeviceBuffer(mla_metadata_bytes(p.batch, d->parts));
+  d->ws = DeviceBuffer(mla_workspace_bytes(p.config, p.batch, dev.num_sms));
+  d->q.upload(p.q);
+  d->cache.upload(p.cache);
+  d->table.upload(p.table);
+  d->lens.upload(p.lens);
+  d->out.fill_bytes(0xff);
+  d->lse.fill_bytes(0xff);
+  d->ws.fill_bytes(0xff);
+  MlaDecodeArgs& a = d->args;
+  a.batch = p.batch;
   a.num_blocks = p.num_blocks;
   a.max_blocks_per_seq = p.max_blocks;
-  a.q = q.ptr();
-  a.k_cache = cache.ptr();
-  a.block_table = table.ptr();
-  a.cache_seqlens = lens.ptr();
-  a.out = out.ptr();
-  a.lse = lse.ptr();
-  a.metadata = meta.ptr();
-  a.metadata_bytes = meta.bytes();
-  a.workspace = ws.ptr();
-  a.workspace_bytes = ws.bytes();
-  mla_decode(p.config, a, nullptr);
-  ASSERT_EQ(driver().cuCtxSynchronize(), CUDA_SUCCESS);
+  a.q = d->q.ptr();
+  a.k_cache = d->cache.ptr();
+  a.block_table = d->table.ptr();
+  a.cache_seqlens = d->lens.ptr();
+  a.out = d->out.ptr();
+  a.lse = d->lse.ptr();
+  a.metadata = d->meta.ptr();
+  a.metadata_bytes = d->meta.bytes();
+  a.workspace = d->ws.ptr();
+  a.workspace_bytes = d->ws.bytes();
+  return d;
+}
 
-  // The GPU's schedule is the host twin's.
-  const auto meta_gpu = meta.download<std::int32_t>(meta.bytes() / 4);
-  const MlaSchedule twin = mla_schedule_host(p.lens, parts);
-  for (int i = 0; i < parts; ++i)
+// The GPU's schedule is the host twin's.
+void check_metadata(const Problem& p, const DeviceRun& d) {
+  const auto meta_gpu = d.meta.download<std::int32_t>(d.meta.bytes() / 4);
+  const MlaSchedule twin = mla_schedule_host(p.lens, d.parts);
+  for (int i = 0; i < d.parts; ++i)
     for (int k = 0; k < 5; ++k)
       ASSERT_EQ(meta_gpu[i * 8 + k], (&twin.parts[i].begin_req)[k]) << "part " << i << " field " << k;
-  for (int b = 0; b <= cs.batch; ++b) ASSERT_EQ(meta_gpu[parts * 8 + b], twin.split_begin[b]);
+  for (int b = 0; b <= p.batch; ++b) ASSERT_EQ(meta_gpu[d.parts * 8 + b], twin.split_begin[b]);
+}
 
+void check_outputs(const Problem& p, const DeviceRun& d) {
+  const int rows = p.config.num_heads_q * p.config.seq_q;
+  const std::size_t out_elems = static_cast<std::size_t>(p.batch) * rows * kMlaValueDim;
   std::vector<float> ref_out, ref_lse;
   reference(p, ref_out, ref_lse);
-  const auto gpu_out = out.download<std::uint16_t>(out_elems);
-  const auto gpu_lse = lse.download<float>(ref_lse.size());
+  const auto gpu_out = d.out.download<std::uint16_t>(out_elems);
+  const auto gpu_lse = d.lse.download<float>(ref_lse.size());
   int bad = 0;
   double dot = 0, norm = 0;
   for (std::size_t i = 0; i < out_elems && bad < 10; ++i) {
@@ -195,7 +208,9 @@ void run_case(const Case& cs, unsigned seed) {
                     << ", reference " << r << ", tolerance " << tol;
     }
   }
-  if (norm > 0) EXPECT_LT(1.0 - 2.0 * dot / norm, 1e-5) << "cosine difference of out";
+  if (norm > 0) {
+    EXPECT_LT(1.0 - 2.0 * dot / norm, 1e-5) << "cosine difference of out";
+  }
   for (std::size_t i = 0; i < ref_lse.size() && bad < 20; ++i) {
     const float g = gpu_lse[i], r = ref_lse[i];
     const bool ok = std::isinf(r) ? g == r : std::fabs(g - r) <= 1e-5f * std::max(1.0f, std::fabs(r));
@@ -204,6 +219,17 @@ void run_case(const Case& cs, unsigned seed) {
       ADD_FAILURE() << "lse[" << i << "] (request " << i / rows << ") = " << g << ", reference " << r;
     }
   }
+}
+
+void run_case(const Case& cs, unsigned seed) {
+  SCOPED_TRACE(name_of(cs) + ", seed " + std::to_string(seed));
+  const Problem p = make_problem(cs, seed);
+  auto d = upload(p);
+  mla_decode_metadata(p.config, p.batch, d->lens.ptr(), d->meta.ptr(), d->meta.bytes(), nullptr);
+  mla_decode(p.config, d->args, nullptr);
+  ASSERT_EQ(driver().cuCtxSynchronize(), CUDA_SUCCESS);
+  check_metadata(p, *d);
+  check_outputs(p, *d);
 }
 
 unsigned fresh_seed() { return std::random_device{}(); }
@@ -228,6 +254,58 @@ TEST(MlaGpu, Fp8SweepMatchesTheReference) {
                          Case{64, 2, 140, 32, 16, kFp8}, Case{1, 4, 20, 128, 128, kFp8},
                          Case{6, 1, 4096, 16, 32, kFp8}})
     run_case(cs, seed);
+}
+
+// One metadata step serves two layers (same lengths, different queries), and the whole step
+// (metadata + both layers) is captured in a CUDA graph and replayed.
+TEST(MlaGpu, MetadataIsReusedAcrossLayersInACapturedGraph) {
+  SHAPEJIT_REQUIRE_GPU();
+  const unsigned seed = fresh_seed();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  const Case cs{6, 2, 700, 64, 64, MlaKvDtype::bf16};
+  const Problem a = make_problem(cs, seed);
+  Problem b = a;
+  std::mt19937 rng(seed + 1);
+  std::uniform_real_distribution<float> uni(-2.0f, 2.0f);
+  for (auto& v : b.q) v = float_to_bf16(uni(rng));
+  auto da = upload(a);
+  auto db = upload(b);
+  db->args.metadata = da->meta.ptr();   // layer 2 reads layer 1's metadata
+
+  CUstream stream = nullptr;
+  ASSERT_EQ(driver().cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), CUDA_SUCCESS);
+  // Load (compile) every kernel before capture: compiling inside a capture is not allowed.
+  mla_decode_metadata(a.config, a.batch, da->lens.ptr(), da->meta.ptr(), da->meta.bytes(), stream);
+  mla_decode(a.config, da->args, stream);
+  ASSERT_EQ(driver().cuStreamSynchronize(stream), CUDA_SUCCESS);
+  da->out.fill_bytes(0xff);
+  da->lse.fill_bytes(0xff);
+  da->meta.fill_bytes(0xff);
+  ASSERT_EQ(driver().cuCtxSynchronize(), CUDA_SUCCESS);
+
+  CUgraph graph = nullptr;
+  CUgraphExec exec = nullptr;
+  ASSERT_EQ(driver().cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_RELAXED), CUDA_SUCCESS);
+  mla_decode_metadata(a.config, a.batch, da->lens.ptr(), da->meta.ptr(), da->meta.bytes(), stream);
+  mla_decode(a.config, da->args, stream);
+  mla_decode(b.config, db->args, stream);
+  ASSERT_EQ(driver().cuStreamEndCapture(stream, &graph), CUDA_SUCCESS);
+  ASSERT_EQ(driver().cuGraphInstantiate(&exec, graph, 0), CUDA_SUCCESS);
+  ASSERT_EQ(driver().cuGraphLaunch(exec, stream), CUDA_SUCCESS);
+  ASSERT_EQ(driver().cuStreamSynchronize(stream), CUDA_SUCCESS);
+  driver().cuGraphExecDestroy(exec);
+  driver().cuGraphDestroy(graph);
+  driver().cuStreamDestroy(stream);
+
+  check_metadata(a, *da);
+  {
+    SCOPED_TRACE("layer 1");
+    check_outputs(a, *da);
+  }
+  {
+    SCOPED_TRACE("layer 2, metadata of layer 1");
+    check_outputs(b, *db);
+  }
 }
 
 }  // namespace
