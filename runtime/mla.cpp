@@ -144,6 +144,36 @@ void validate(const MlaConfig& c, const MlaDecodeArgs& a, int num_sms) {
         std::to_string(need_ws) + " bytes mla_workspace_bytes() gives for this batch");
 }
 
+void validate_block_table(const MlaConfig& c, int batch, int max_blocks_per_seq, int num_blocks,
+                          std::span<const std::int32_t> block_table,
+                          std::span<const std::int32_t> cache_seqlens) {
+  validate(c);
+  if (batch < 1 || max_blocks_per_seq < 1 || num_blocks < 1)
+    bad("batch, max_blocks_per_seq and num_blocks must be at least 1");
+  if (cache_seqlens.size() < static_cast<std::size_t>(batch))
+    bad("cache_seqlens has " + std::to_string(cache_seqlens.size()) + " entries for batch " +
+        std::to_string(batch));
+  if (block_table.size() < static_cast<std::size_t>(batch) * max_blocks_per_seq)
+    bad("block_table has " + std::to_string(block_table.size()) + " entries, fewer than batch · " +
+        "max_blocks_per_seq = " + std::to_string(static_cast<long long>(batch) * max_blocks_per_seq));
+  for (int b = 0; b < batch; ++b) {
+    const long long len = cache_seqlens[b];
+    if (len < 0 || len > static_cast<long long>(max_blocks_per_seq) * c.page_size)
+      bad("cache_seqlens[" + std::to_string(b) + "] = " + std::to_string(len) +
+          " is outside [0, max_blocks_per_seq · page_size = " +
+          std::to_string(static_cast<long long>(max_blocks_per_seq) * c.page_size) + "]");
+    const long long pages = (len + c.page_size - 1) / c.page_size;
+    for (long long j = 0; j < pages; ++j) {
+      const int page = block_table[static_cast<std::size_t>(b) * max_blocks_per_seq + j];
+      if (page < 0 || page >= num_blocks)
+        bad("block_table[" + std::to_string(b) + "][" + std::to_string(j) + "] = " +
+            std::to_string(page) + " is outside [0, num_blocks = " + std::to_string(num_blocks) +
+            ") and request " + std::to_string(b) + " (length " + std::to_string(len) +
+            ") uses it");
+    }
+  }
+}
+
 void mla_decode_metadata(const MlaConfig& c, int batch, CUdeviceptr cache_seqlens,
                          CUdeviceptr metadata, std::size_t metadata_bytes, CUstream stream) {
   validate(c);

@@ -125,3 +125,32 @@ TEST(MlaValidation, SizesFollowTheSchedule) {
 
 }  // namespace
 }  // namespace shapejit::runtime
+
+namespace shapejit::runtime {
+namespace {
+
+void expect_table_error(const std::vector<std::int32_t>& table, const std::vector<std::int32_t>& lens,
+                        const std::string& needle) {
+  try {
+    validate_block_table(MlaConfig{16, 1, 16, MlaKvDtype::bf16}, 2, 3, 8, table, lens);
+    ADD_FAILURE() << "expected an error naming '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(MlaValidation, BlockTableEntriesInUseMustNameExistingPages) {
+  // Page size 16, 3 entries per request, 8 pages; entries past a request's pages are ignored.
+  EXPECT_NO_THROW(validate_block_table(MlaConfig{16, 1, 16, MlaKvDtype::bf16}, 2, 3, 8,
+                                       std::vector<std::int32_t>{7, 0, 1 << 30, 3, -1, -1},
+                                       std::vector<std::int32_t>{20, 16}));
+  expect_table_error({7, 8, 0, 3, 0, 0}, {20, 16}, "block_table[0][1] = 8");
+  expect_table_error({7, 0, 0, -1, 0, 0}, {20, 1}, "block_table[1][0] = -1");
+  expect_table_error({7, 0, 0, 3, 0, 0}, {20, 49}, "cache_seqlens[1] = 49");
+  expect_table_error({7, 0, 0, 3, 0, 0}, {-3, 1}, "cache_seqlens[0] = -3");
+  expect_table_error({7, 0, 0}, {20, 1}, "block_table has 3 entries");
+}
+
+}  // namespace
+}  // namespace shapejit::runtime

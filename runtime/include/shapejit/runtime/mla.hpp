@@ -97,6 +97,15 @@ struct MlaDecodeArgs {
 // buffer sizes, block-table extent, TMA coordinate range). num_sms sizes the schedule.
 void validate(const MlaConfig& config, const MlaDecodeArgs& args, int num_sms);
 
+// Optional host-side check of a block table the caller also holds on the host (the kernels
+// read it on the device and treat an out-of-range page as zeros): every page a request uses,
+// ceil(len / page_size) entries, must lie in [0, num_blocks), and every length must be in
+// [0, max_blocks_per_seq · page_size]. Throws Error(invalid_argument) naming the request, the
+// entry and the value.
+void validate_block_table(const MlaConfig& config, int batch, int max_blocks_per_seq,
+                          int num_blocks, std::span<const std::int32_t> block_table,
+                          std::span<const std::int32_t> cache_seqlens);
+
 // Launches the split kernel and the combine kernel (which merges split requests and writes
 // zero-length ones) on stream.
 void mla_decode(const MlaConfig& config, const MlaDecodeArgs& args, CUstream stream);
