@@ -3,10 +3,12 @@
 // contiguous layout → the grouped-contiguous GEMM with routing.m_indices (M = num_rows, whole
 // BLOCK_M tiles of −1 rows skipped); masked layout → the grouped-masked GEMM with
 // routing.tokens_per_expert as masked_m and max_tokens_per_expert as M_max.
+#include <algorithm>
 #include <string>
 
 #include "moe_checks.hpp"
 #include "shapejit/error.hpp"
+#include "shapejit/runtime/gemm.hpp"
 #include "shapejit/runtime/moe.hpp"
 
 namespace shapejit::runtime {
@@ -23,12 +25,53 @@ struct GroupedGemmCall {
   CUdeviceptr m_indices = 0, masked_m = 0;
 };
 
-[[noreturn]] void grouped_gemm(const GroupedGemmCall& call, CUstream stream) {
-  fail(Errc::unsupported,
-       std::string("moe: the grouped FP8 GEMM of the gemm family (gemm_fp8_grouped_") +
-           (call.config->layout == MoeLayout::contiguous ? "contiguous" : "masked") +
-           ") is not part of this build yet; moe_route, moe_dispatch, moe_swiglu and moe_combine "
-           "work on their own");
+// Masked layout: the kernel is chosen for the rows an expert typically holds (a host-side
+// estimate, so no device sync): T·k / E, at most M_max.
+int expected_rows(const MoeConfig& c, int num_tokens) {
+  const long long per_expert =
+      (static_cast<long long>(num_tokens) * c.top_k + c.num_experts - 1) / c.num_experts;
+  return static_cast<int>(std::max(1LL, std::min<long long>(per_expert, c.max_tokens_per_expert)));
+}
+
+GemmFp8GroupedContiguousArgs contiguous_args(const GroupedGemmCall& call) {
+  GemmFp8GroupedContiguousArgs g;
+  g.a = call.a.data;
+  g.a_scales = call.a.scales;
+  g.a_scale_stride = call.a.scale_stride;
+  g.b = call.b;
+  g.b_scales = call.b_scales;
+  g.d = call.d;
+  g.m_indices = call.m_indices;
+  g.m_sum = call.num_rows;
+  g.n = call.n;
+  g.k = call.k;
+  g.num_groups = call.config->num_experts;
+  g.align_m = call.config->align_m;
+  return g;
+}
+
+GemmFp8GroupedMaskedArgs masked_args(const GroupedGemmCall& call, int num_tokens) {
+  GemmFp8GroupedMaskedArgs g;
+  g.a = call.a.data;
+  g.a_scales = call.a.scales;
+  g.a_scale_stride = call.a.scale_stride;
+  g.b = call.b;
+  g.b_scales = call.b_scales;
+  g.d = call.d;
+  g.masked_m = call.masked_m;
+  g.m_max = call.config->max_tokens_per_expert;
+  g.n = call.n;
+  g.k = call.k;
+  g.num_groups = call.config->num_experts;
+  g.expected_m = expected_rows(*call.config, num_tokens);
+  return g;
+}
+
+void grouped_gemm(const GroupedGemmCall& call, int num_tokens, CUstream stream) {
+  if (call.config->layout == MoeLayout::contiguous)
+    gemm_fp8_grouped_contiguous(contiguous_args(call), stream);
+  else
+    gemm_fp8_grouped_masked(masked_args(call, num_tokens), stream);
 }
 
 GroupedGemmCall make_call(const MoeConfig& c, int num_tokens, const MoeFp8Rows& a,
@@ -49,18 +92,32 @@ GroupedGemmCall make_call(const MoeConfig& c, int num_tokens, const MoeFp8Rows& 
 
 }  // namespace
 
+std::vector<jit::KernelSpec> moe_grouped_gemm_specs(const MoeConfig& c, int num_tokens,
+                                                    const DeviceInfo& target) {
+  std::vector<jit::KernelSpec> specs;
+  const MoeFp8Rows rows{};
+  const MoeRouting routing{};
+  const MoeWeights weights{};
+  for (bool down : {false, true}) {
+    const GroupedGemmCall call = make_call(c, num_tokens, rows, routing, 0, down, weights);
+    specs.push_back(c.layout == MoeLayout::contiguous ? gemm_spec(contiguous_args(call), target)
+                                                      : gemm_spec(masked_args(call, num_tokens), target));
+  }
+  return specs;
+}
+
 void moe_gate_up(const MoeConfig& c, int num_tokens, const MoeFp8Rows& xq, const MoeWeights& w,
                  const MoeRouting& r, CUdeviceptr h, CUstream stream) {
   moe_detail::check_grouped_gemm(c, num_tokens, xq, w, r, h, /*down=*/false);
   if (num_tokens == 0) return;
-  grouped_gemm(make_call(c, num_tokens, xq, r, h, false, w), stream);
+  grouped_gemm(make_call(c, num_tokens, xq, r, h, false, w), num_tokens, stream);
 }
 
 void moe_down(const MoeConfig& c, int num_tokens, const MoeFp8Rows& aq, const MoeWeights& w,
               const MoeRouting& r, CUdeviceptr y, CUstream stream) {
   moe_detail::check_grouped_gemm(c, num_tokens, aq, w, r, y, /*down=*/true);
   if (num_tokens == 0) return;
-  grouped_gemm(make_call(c, num_tokens, aq, r, y, true, w), stream);
+  grouped_gemm(make_call(c, num_tokens, aq, r, y, true, w), num_tokens, stream);
 }
 
 }  // namespace shapejit::runtime

@@ -42,8 +42,22 @@ MoeConfig config_from(const nlohmann::json& shape) {
   return c;
 }
 
+// The grouped GEMMs' config depends on the token count: an entry names it ("num_tokens"),
+// otherwise the specs for the prefill/decode sizes of the benchmark (128, 4096, 16384 tokens).
 std::vector<jit::KernelSpec> moe_specs(const nlohmann::json& shape, const DeviceInfo& target) {
-  return moe_kernel_specs(config_from(shape), target);
+  const MoeConfig c = config_from(shape);
+  std::vector<jit::KernelSpec> specs = moe_kernel_specs(c, target);
+  std::vector<int> token_counts = {128, 4096, 16384};
+  if (shape.contains("num_tokens")) token_counts = {field(shape, "num_tokens", 0)};
+  for (int t : token_counts) {
+    if (t <= 0) continue;
+    for (auto& s : moe_grouped_gemm_specs(c, t, target)) {
+      bool seen = false;
+      for (const auto& have : specs) seen |= have == s;
+      if (!seen) specs.push_back(std::move(s));
+    }
+  }
+  return specs;
 }
 
 std::vector<nlohmann::json> moe_deepseek_v3_shapes() {

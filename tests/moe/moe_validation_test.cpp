@@ -123,10 +123,15 @@ TEST(MoeOps, ManifestShapeGivesTheRuntimeSpecsAndNamesBadFields) {
   MoeConfig c;
   c.num_experts = 16;
   const auto specs = f.specs_for({{"op", "moe_layer"}, {"hidden", 7168}, {"intermediate", 2048},
-                                  {"num_experts", 16}, {"top_k", 8}},
+                                  {"num_experts", 16}, {"top_k", 8}, {"num_tokens", 4096}},
                                  target);
-  EXPECT_EQ(specs, moe_kernel_specs(c, target));
-  ASSERT_EQ(specs.size(), 5u);
+  // The MoE-family kernels, then the two grouped GEMMs a 4096-token call loads.
+  auto expected = moe_kernel_specs(c, target);
+  for (auto& s : moe_grouped_gemm_specs(c, 4096, target)) expected.push_back(s);
+  EXPECT_EQ(specs, expected);
+  ASSERT_EQ(specs.size(), 7u);
+  EXPECT_EQ(specs[5].family, "gemm");
+  EXPECT_EQ(specs[6].family, "gemm");
   EXPECT_EQ(specs[0].canonical(), "moe/moe_route_count<16,8,512>@sm_90a");
   EXPECT_EQ(specs[2].canonical(), "moe/moe_dispatch_fp8<7168,8,true>@sm_90a");
   expect_invalid([&] { f.specs_for({{"op", "moe_layer"}, {"hidden", 7168}}, target); }, "intermediate");
