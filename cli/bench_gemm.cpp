@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "commands.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/device.hpp"
@@ -34,31 +35,6 @@ struct BenchGemmOptions {
   std::string dtype = "fp8";
   int iters = 30;
 };
-
-struct Event {
-  CUevent e = nullptr;
-  Event() { SHAPEJIT_CU(driver().cuEventCreate(&e, CU_EVENT_DEFAULT)); }
-  ~Event() { driver().cuEventDestroy(e); }
-};
-
-template <typename F>
-double time_ms(F&& f, DeviceBuffer& flush, int iters) {
-  for (int i = 0; i < 3; ++i) f();
-  std::vector<double> ms;
-  Event a, b;
-  for (int i = 0; i < iters; ++i) {
-    flush.fill_bytes(static_cast<unsigned char>(i));
-    SHAPEJIT_CU(driver().cuEventRecord(a.e, nullptr));
-    f();
-    SHAPEJIT_CU(driver().cuEventRecord(b.e, nullptr));
-    SHAPEJIT_CU(driver().cuEventSynchronize(b.e));
-    float t = 0;
-    SHAPEJIT_CU(driver().cuEventElapsedTime(&t, a.e, b.e));
-    ms.push_back(t);
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
 
 void lt_check(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS)
@@ -193,7 +169,7 @@ void run_bench(const BenchGemmOptions& opt) {
   const auto shapes = parse_shapes(opt.shapes);
   const auto ms = parse_ints(opt.ms);
   std::mt19937_64 rng(std::random_device{}());
-  DeviceBuffer flush(256u << 20);
+  BenchTimer timer;
 
   nlohmann::json rows = nlohmann::json::array();
   double log_ratio = 0, log_ours = 0;
@@ -224,13 +200,13 @@ void run_bench(const BenchGemmOptions& opt) {
         GemmFp8Args g;
         g.a = a.ptr(); g.a_scales = sa.ptr(); g.b = b.ptr(); g.b_scales = sb.ptr(); g.d = d.ptr();
         g.m = m; g.n = n; g.k = k;
-        ours_ms = time_ms([&] { gemm_fp8_nt(g); }, flush, opt.iters);
+        ours_ms = timer.median_ms([&] { gemm_fp8_nt(g); }, opt.iters);
         config = gemm_spec(g, dev).canonical();
       } else {
         GemmBf16Args g;
         g.a = a.ptr(); g.b = b.ptr(); g.d = d.ptr();
         g.m = m; g.n = n; g.k = k;
-        ours_ms = time_ms([&] { gemm_bf16_nt(g); }, flush, opt.iters);
+        ours_ms = timer.median_ms([&] { gemm_bf16_nt(g); }, opt.iters);
         config = gemm_spec(g, dev).canonical();
       }
       double ref_ms = 0;
@@ -240,7 +216,7 @@ void run_bench(const BenchGemmOptions& opt) {
         LtGemm lt(fp8, block, m, n, k, sb.ptr(), sa.ptr());
         if (!lt.ok) continue;
         try {
-          ref_ms = time_ms([&] { lt.run(a.ptr(), b.ptr(), d_ref.ptr()); }, flush, opt.iters);
+          ref_ms = timer.median_ms([&] { lt.run(a.ptr(), b.ptr(), d_ref.ptr()); }, opt.iters);
           ref_label = lt.label;
           break;
         } catch (const Error&) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "commands.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/device.hpp"
@@ -32,34 +33,8 @@ namespace {
 
 using namespace shapejit::runtime;
 
-struct Event {
-  CUevent e = nullptr;
-  Event() { SHAPEJIT_CU(driver().cuEventCreate(&e, CU_EVENT_DEFAULT)); }
-  ~Event() { driver().cuEventDestroy(e); }
-};
-
-// Median of `iters` timed runs in milliseconds after warm-up; L2 flushed before each run.
-template <typename F>
-double time_ms(F&& f, DeviceBuffer& flush, int iters = 10) {
-  for (int i = 0; i < 2; ++i) f();
-  std::vector<double> ms;
-  Event a, b;
-  for (int i = 0; i < iters; ++i) {
-    flush.fill_bytes(static_cast<unsigned char>(i));
-    SHAPEJIT_CU(driver().cuEventRecord(a.e, nullptr));
-    f();
-    SHAPEJIT_CU(driver().cuEventRecord(b.e, nullptr));
-    SHAPEJIT_CU(driver().cuEventSynchronize(b.e));
-    float t = 0;
-    SHAPEJIT_CU(driver().cuEventElapsedTime(&t, a.e, b.e));
-    ms.push_back(t);
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
 // cuBLASLt BF16 × BF16 → BF16, FP32 accumulation, 8192³: the device's dense matrix rate.
-double cublaslt_bf16_tflops(DeviceBuffer& flush) {
+double cublaslt_bf16_tflops(BenchTimer& timer) {
   constexpr int n = 8192;
   DeviceBuffer a(std::size_t{n} * n * 2), b(std::size_t{n} * n * 2), d(std::size_t{n} * n * 2);
   DeviceBuffer ws(64u << 20);
@@ -90,13 +65,13 @@ double cublaslt_bf16_tflops(DeviceBuffer& flush) {
         "heuristic");
   if (found == 0) fail(Errc::driver, "cuBLASLt found no BF16 algorithm");
   const float alpha = 1.0f, beta = 0.0f;
-  const double ms = time_ms([&] {
+  const double ms = timer.median_ms([&] {
     check(cublasLtMatmul(handle, desc, &alpha, reinterpret_cast<void*>(a.ptr()), layout,
                          reinterpret_cast<void*>(b.ptr()), layout, &beta,
                          reinterpret_cast<void*>(d.ptr()), layout, reinterpret_cast<void*>(d.ptr()),
                          layout, &algo.algo, reinterpret_cast<void*>(ws.ptr()), ws_bytes, nullptr),
           "matmul");
-  }, flush);
+  }, 10, 2);
   cublasLtMatmulPreferenceDestroy(pref);
   cublasLtMatrixLayoutDestroy(layout);
   cublasLtMatmulDescDestroy(desc);
@@ -116,15 +91,9 @@ void run(const Options& opt) {
     throw ExitCode{kExitFailure};
   }
   const DeviceInfo& dev = current_device();
-  DeviceBuffer flush(256u << 20);
-  const std::size_t copy_bytes = 1u << 30;
-  DeviceBuffer src(copy_bytes), dst(copy_bytes);
-  src.fill_bytes(1);
-  const double copy_ms = time_ms([&] {
-    SHAPEJIT_CU(driver().cuMemcpyDtoDAsync(dst.ptr(), src.ptr(), copy_bytes, nullptr));
-  }, flush);
-  const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e-3) / 1e9;
-  const double mm_tflops = cublaslt_bf16_tflops(flush);
+  BenchTimer timer;
+  const double copy_gbs = timer.copy_gbs();
+  const double mm_tflops = cublaslt_bf16_tflops(timer);
 
   constexpr int kBatch = 128, kPage = 64;
   nlohmann::json rows = nlohmann::json::array();
@@ -189,7 +158,7 @@ void run(const Options& opt) {
           a.metadata_bytes = meta.bytes();
           a.workspace = ws.ptr();
           a.workspace_bytes = ws.bytes();
-          const double ms = time_ms([&] { mla_decode(c, a, nullptr); }, flush);
+          const double ms = timer.median_ms([&] { mla_decode(c, a, nullptr); }, 10, 2);
           const double flops = sq * sum_len * h * (576.0 + 512.0) * 2.0;
           const double bytes = sum_len * row_bytes + qrows * 576.0 * 2 + qrows * 512.0 * 2;
           const double tflops = flops / (ms * 1e-3) / 1e12;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_timing.hpp"
 #include "commands.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/device.hpp"
@@ -24,32 +25,6 @@ namespace shapejit::cli {
 namespace {
 
 using namespace shapejit::runtime;
-
-struct Event {
-  CUevent e = nullptr;
-  Event() { SHAPEJIT_CU(driver().cuEventCreate(&e, CU_EVENT_DEFAULT)); }
-  ~Event() { driver().cuEventDestroy(e); }
-};
-
-// Median of `iters` timed runs in milliseconds, after warm-up; L2 flushed before each run.
-template <typename F>
-double time_ms(F&& f, DeviceBuffer& flush, int iters = 20) {
-  for (int i = 0; i < 3; ++i) f();
-  std::vector<double> ms;
-  Event a, b;
-  for (int i = 0; i < iters; ++i) {
-    flush.fill_bytes(static_cast<unsigned char>(i));
-    SHAPEJIT_CU(driver().cuEventRecord(a.e, nullptr));
-    f();
-    SHAPEJIT_CU(driver().cuEventRecord(b.e, nullptr));
-    SHAPEJIT_CU(driver().cuEventSynchronize(b.e));
-    float t = 0;
-    SHAPEJIT_CU(driver().cuEventElapsedTime(&t, a.e, b.e));
-    ms.push_back(t);
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
 
 // Each token picks top_k distinct experts of num_experts, uniformly or Zipf(s = 1.2).
 std::vector<int> routing(int T, int top_k, int num_experts, bool zipf, unsigned seed) {
@@ -83,15 +58,9 @@ void run(const Options& opt) {
   MoeConfig c;   // DeepSeek-V3: hidden 7168, intermediate 2048, top-8; 32 local experts
   const int H = c.hidden, I = c.intermediate, E = c.num_experts, k = c.top_k;
 
-  DeviceBuffer flush(256u << 20);
-  // Copy bandwidth reference: 1 GiB device-to-device, bytes read + written.
-  const std::size_t copy_bytes = 1u << 30;
-  DeviceBuffer src(copy_bytes), dst(copy_bytes);
-  src.fill_bytes(1);
-  const double copy_ms = time_ms([&] {
-    SHAPEJIT_CU(driver().cuMemcpyDtoDAsync(dst.ptr(), src.ptr(), copy_bytes, nullptr));
-  }, flush, 10);
-  const double copy_gbs = 2.0 * copy_bytes / (copy_ms * 1e-3) / 1e9;
+  BenchTimer timer;
+  const double copy_gbs = timer.copy_gbs();   // reference: 1 GiB D2D, bytes read + written
+  auto time_ms = [&timer](auto&& f) { return timer.median_ms(f, 20); };
 
   // Weights: random FP8 with 128x128 scales (values do not matter for timing, but not zeros).
   std::mt19937 rng(12345);
@@ -136,19 +105,19 @@ void run(const Options& opt) {
       const MoeRoutingHost ref = moe_route_reference(c, T, topk);
       const double routed = static_cast<double>(T) * k;   // every entry is local here
 
-      const double route_ms = time_ms([&] { moe_route(c, T, didx.ptr(), r); }, flush);
-      const double disp_ms = time_ms([&] { moe_dispatch(c, T, dx.ptr(), r, xq); }, flush);
+      const double route_ms = time_ms([&] { moe_route(c, T, didx.ptr(), r); });
+      const double disp_ms = time_ms([&] { moe_dispatch(c, T, dx.ptr(), r, xq); });
       double gu_ms = NAN, down_ms = NAN;
       std::string gemm_note;
       try {
-        gu_ms = time_ms([&] { moe_gate_up(c, T, xq, weights, r, ws.h()); }, flush);
-        down_ms = time_ms([&] { moe_down(c, T, aq, weights, r, ws.y()); }, flush);
+        gu_ms = time_ms([&] { moe_gate_up(c, T, xq, weights, r, ws.h()); });
+        down_ms = time_ms([&] { moe_down(c, T, aq, weights, r, ws.y()); });
       } catch (const Error& e) {
         if (e.code() != Errc::unsupported) throw;
         gemm_note = e.what();
       }
-      const double sw_ms = time_ms([&] { moe_swiglu(c, T, ws.h(), r, aq); }, flush);
-      const double comb_ms = time_ms([&] { moe_combine(c, T, ws.y(), r, dtw.ptr(), out.ptr()); }, flush);
+      const double sw_ms = time_ms([&] { moe_swiglu(c, T, ws.h(), r, aq); });
+      const double comb_ms = time_ms([&] { moe_combine(c, T, ws.y(), r, dtw.ptr(), out.ptr()); });
 
       // Bytes each memory-bound stage must move at least once.
       const double disp_bytes = T * H * 2.0 + routed * (H + H / 128 * 4.0) + routed * 4.0;
