@@ -26,8 +26,14 @@ struct PrecompileArgs {
   std::string cache;
   bool json = false;
   bool in_process = false;
+  bool list_ops = false;
   int timeout_s = 300;
 };
+
+void print_ops() {
+  for (const auto& f : runtime::op_families())
+    std::cout << f.op << "\n    " << f.summary << "\n";
+}
 
 runtime::DeviceInfo choose_target(const PrecompileArgs& a) {
   runtime::DeviceInfo target = runtime::default_target_device();
@@ -127,7 +133,9 @@ void add_precompile_command(CLI::App& app) {
   cmd->add_flag("--json", a->json, "print one JSON summary line instead of text");
   cmd->add_flag("--in-process", a->in_process, "compile in this process instead of worker processes");
   cmd->add_option("--timeout", a->timeout_s, "per-kernel compile time limit, seconds")->check(CLI::PositiveNumber);
+  cmd->add_flag("--list-ops", a->list_ops, "list the ops a manifest may name, with their fields");
   cmd->callback([a, cmd] {
+    if (a->list_ops) return print_ops();
     if (a->model.empty() && a->manifest.empty())
       throw CLI::RequiredError("precompile needs --model deepseek-v3 or --manifest FILE");
     run_precompile(*a);

@@ -80,9 +80,9 @@ std::vector<nlohmann::json> moe_deepseek_v3_shapes() {
 
 std::vector<OpFamily> moe_op_families() {
   return {{kOp,
-           "MoE layer on one GPU: routing, FP8 dispatch, SwiGLU, combine (fields: hidden, "
-           "intermediate, num_experts, top_k, expert_begin=0, layout=contiguous|masked, "
-           "align_m=128, max_tokens_per_expert)",
+           "MoE layer on one GPU: routing, FP8 dispatch, grouped GEMMs, SwiGLU, combine (fields: "
+           "hidden, intermediate, num_experts, top_k, expert_begin=0, layout=contiguous|masked, "
+           "align_m=128, max_tokens_per_expert, num_tokens=128/4096/16384)",
            moe_specs, moe_deepseek_v3_shapes}};
 }
 

@@ -154,3 +154,27 @@ TEST(Cli, InfoWorksWithoutAGpu) {
   EXPECT_TRUE(j.contains("nvrtc"));
   EXPECT_TRUE(j.contains("cache"));
 }
+
+TEST(PrecompileCli, ReadmeManifestExampleCompiles) {
+  // The manifest shown in the README stays a valid, compilable example.
+  std::ifstream readme(std::string(SHAPEJIT_SOURCE_DIR) + "/README.md");
+  const std::string text((std::istreambuf_iterator<char>(readme)), std::istreambuf_iterator<char>());
+  const auto begin = text.find("```json\n");
+  ASSERT_NE(begin, std::string::npos);
+  const auto end = text.find("```", begin + 8);
+  const fs::path dir = fresh("readme");
+  std::ofstream(dir / "m.json") << text.substr(begin + 8, end - begin - 8);
+  const CliRun r = run("precompile --json --manifest " + (dir / "m.json").string() + " --cache " +
+                       (dir / "k.db").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = last_json_line(r.out);
+  EXPECT_EQ(j["failed"], 0);
+  EXPECT_GE(j["compiled"].get<int>(), 10);
+}
+
+TEST(PrecompileCli, ListOpsNamesEveryFamily) {
+  const CliRun r = run("precompile --list-ops");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* op : {"quant_fp8", "gemm_fp8", "gemm_bf16", "mla_decode", "moe_layer"})
+    EXPECT_NE(r.out.find(op), std::string::npos) << op;
+}
