@@ -7,6 +7,7 @@
 #include <set>
 
 #include "shapejit/jit/compiler.hpp"
+#include "support/compiled.hpp"
 #include "shapejit/runtime/gemm.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
 #include "shapejit/runtime/op_registry.hpp"
@@ -14,16 +15,7 @@
 namespace shapejit::runtime {
 namespace {
 
-// One compile per distinct spec for the whole test binary.
-const jit::CompileResult& compiled(const jit::KernelSpec& spec) {
-  static std::mutex mutex;
-  static std::map<std::string, jit::CompileResult> results;
-  std::lock_guard lock(mutex);
-  auto it = results.find(spec.canonical());
-  if (it == results.end())
-    it = results.emplace(spec.canonical(), jit::compile_in_process(spec, true)).first;
-  return it->second;
-}
+using shapejit::testing::compiled;
 
 void expect_clean_kernel(const jit::KernelSpec& spec, const char* operand_type) {
   SCOPED_TRACE(spec.canonical());

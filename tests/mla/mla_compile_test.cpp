@@ -8,6 +8,7 @@
 #include <set>
 
 #include "shapejit/jit/compiler.hpp"
+#include "support/compiled.hpp"
 #include "shapejit/runtime/mla.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/op_registry.hpp"
@@ -15,15 +16,7 @@
 namespace shapejit::runtime {
 namespace {
 
-const jit::CompileResult& compiled(const jit::KernelSpec& spec) {
-  static std::mutex mutex;
-  static std::map<std::string, jit::CompileResult> results;
-  std::lock_guard lock(mutex);
-  auto it = results.find(spec.canonical());
-  if (it == results.end())
-    it = results.emplace(spec.canonical(), jit::compile_in_process(spec, true)).first;
-  return it->second;
-}
+using shapejit::testing::compiled;
 
 void expect_clean(const jit::KernelSpec& spec) {
   SCOPED_TRACE(spec.canonical());

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "shapejit/jit/compiler.hpp"
+#include "support/compiled.hpp"
 #include "shapejit/runtime/moe.hpp"
 #include "shapejit/runtime/op_registry.hpp"
 
@@ -15,13 +16,7 @@ using namespace shapejit::runtime;
 
 namespace {
 
-// Each distinct spec compiled once per process.
-const jit::CompileResult& compiled(const jit::KernelSpec& spec) {
-  static std::map<std::string, jit::CompileResult> done;
-  auto it = done.find(spec.canonical());
-  if (it == done.end()) it = done.emplace(spec.canonical(), jit::compile_in_process(spec, true)).first;
-  return it->second;
-}
+using shapejit::testing::compiled;
 
 std::vector<jit::KernelSpec> dsv3_moe_specs() {
   std::vector<jit::KernelSpec> specs;
