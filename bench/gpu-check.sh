@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs everything that needs a GPU, in one go, and leaves its logs in one folder:
 #   device facts → every test binary (GPU tests run instead of skipping) → compute-sanitizer on
-#   the kernel tests → every `shapejit bench` with --json → summary.txt.
+#   the kernel tests → every `shapejit bench` with --json (bench moe also writes
+#   cost-profile.json for `shapejit plan overlap`) → summary.txt.
 # BUILD_DIR: a build folder made with -DSHAPEJIT_STATIC_DEPS=ON (built here when absent).
 # LOG_DIR: where the logs go (default: gpu-check-logs).
 set -uo pipefail
@@ -45,7 +46,11 @@ if command -v compute-sanitizer >/dev/null && [ "${SANITIZE:-1}" = 1 ]; then
 fi
 
 for b in gemm mla moe; do
-  timeout 300 "$BIN/shapejit" bench $b --json >"$LOG_DIR/bench-$b.json" 2>"$LOG_DIR/bench-$b.err"
+  extra=()
+  # The MoE bench also writes a planner cost profile with the measured MoE compute.
+  [ $b = moe ] && extra=(--profile "$LOG_DIR/cost-profile.json"
+                         --base "$ROOT/planner/profiles/h800_deepseek_v3_single_node_ep8.json")
+  timeout 300 "$BIN/shapejit" bench $b --json "${extra[@]}" >"$LOG_DIR/bench-$b.json" 2>"$LOG_DIR/bench-$b.err"
   echo "bench $b: rc=$?" >>"$summary"
 done
 cat "$summary"

@@ -3,6 +3,8 @@
 // DeepGEMM's published H800 grouped-GEMM figures (the GEMM stages).
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +20,7 @@
 #include "shapejit/runtime/device_buffer.hpp"
 #include "shapejit/runtime/driver_api.hpp"
 #include "shapejit/runtime/host_numerics.hpp"
+#include "shapejit/planner/cost_profile_writer.hpp"
 #include "shapejit/runtime/moe.hpp"
 
 namespace shapejit::cli {
@@ -46,7 +49,36 @@ std::vector<int> routing(int T, int top_k, int num_experts, bool zipf, unsigned 
 
 struct Options {
   bool json = false;
+  std::string profile, base, phase = "prefill";
 };
+
+// The measured MoE compute (grouped GEMMs + SwiGLU, uniform routing) as the moe_gemm op of a
+// planner cost profile; the other ops are carried from --base.
+void write_profile(const Options& opt, const DeviceInfo& dev, const nlohmann::json& rows,
+                   int local_experts) {
+  planner::MeasuredOp m{opt.phase, "moe_gemm", {},
+                        "grouped GEMMs + SwiGLU, " + std::to_string(local_experts) +
+                            " local experts, top-8, uniform routing, all SMs"};
+  for (const auto& r : rows)
+    if (r["routing"] == "uniform" && r.contains("gate_up_us"))
+      m.points.emplace_back(r["tokens"].get<double>(), r["gate_up_us"].get<double>() +
+                                                           r["swiglu_us"].get<double>() +
+                                                           r["down_us"].get<double>());
+  std::ifstream in(opt.base);
+  if (!in) fail(Errc::invalid_argument, "cannot read base profile " + opt.base);
+  nlohmann::json base;
+  try {
+    base = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(Errc::invalid_argument, opt.base + ": not valid JSON: " + e.what());
+  }
+  const nlohmann::json profile = planner::measured_cost_profile(
+      base, opt.base, dev.name, dev.num_sms, {m}, "shapejit bench moe --profile");
+  std::ofstream out(opt.profile);
+  out << profile.dump(2) << "\n";
+  if (!out) fail(Errc::io, "cannot write " + opt.profile);
+  std::cerr << "wrote cost profile " << opt.profile << " (" << opt.phase << ".moe_gemm measured)\n";
+}
 
 void run(const Options& opt) {
   std::string why;
@@ -151,6 +183,7 @@ void run(const Options& opt) {
                     comb_gbs, 100 * comb_gbs / copy_gbs, tflops);
     }
   }
+  if (!opt.profile.empty()) write_profile(opt, dev, rows, c.num_experts);
   const nlohmann::json reference = {
       {"source", "DeepGEMM published H800 grouped FP8 GEMM, N x K = 4096 x 7168"},
       {"contiguous_tflops", {{"4x8192", 1297}, {"8x4096", 1288}}},
@@ -176,7 +209,18 @@ void add_bench_moe(CLI::App& bench) {
   auto* cmd = bench.add_subcommand(
       "moe", "MoE layer stages at DeepSeek-V3 dims, 32 local experts, T in {128, 4096, 16384}");
   cmd->add_flag("--json", opt->json, "Print one JSON document instead of the table");
-  cmd->callback([opt] { run(*opt); });
+  auto* profile = cmd->add_option("--profile", opt->profile,
+                                  "also write a planner cost profile with the measured moe_gemm op");
+  cmd->add_option("--base", opt->base, "profile the other ops are carried from "
+                                       "(e.g. planner/profiles/h800_deepseek_v3_single_node_ep8.json)")
+      ->needs(profile);
+  cmd->add_option("--profile-phase", opt->phase, "phase the measurement describes (prefill, decode)")
+      ->needs(profile);
+  cmd->callback([opt] {
+    if (!opt->profile.empty() && opt->base.empty())
+      throw CLI::RequiredError("--profile needs --base PROFILE (the ops it does not measure)");
+    run(*opt);
+  });
 }
 
 }  // namespace shapejit::cli
