@@ -33,36 +33,34 @@ int expected_rows(const MoeConfig& c, int num_tokens) {
   return static_cast<int>(std::max(1LL, std::min<long long>(per_expert, c.max_tokens_per_expert)));
 }
 
-GemmFp8GroupedContiguousArgs contiguous_args(const GroupedGemmCall& call) {
-  GemmFp8GroupedContiguousArgs g;
+// The operands both grouped layouts take alike.
+template <typename Args>
+Args operands(const GroupedGemmCall& call) {
+  Args g;
   g.a = call.a.data;
   g.a_scales = call.a.scales;
   g.a_scale_stride = call.a.scale_stride;
   g.b = call.b;
   g.b_scales = call.b_scales;
   g.d = call.d;
-  g.m_indices = call.m_indices;
-  g.m_sum = call.num_rows;
   g.n = call.n;
   g.k = call.k;
   g.num_groups = call.config->num_experts;
+  return g;
+}
+
+GemmFp8GroupedContiguousArgs contiguous_args(const GroupedGemmCall& call) {
+  auto g = operands<GemmFp8GroupedContiguousArgs>(call);
+  g.m_indices = call.m_indices;
+  g.m_sum = call.num_rows;
   g.align_m = call.config->align_m;
   return g;
 }
 
 GemmFp8GroupedMaskedArgs masked_args(const GroupedGemmCall& call, int num_tokens) {
-  GemmFp8GroupedMaskedArgs g;
-  g.a = call.a.data;
-  g.a_scales = call.a.scales;
-  g.a_scale_stride = call.a.scale_stride;
-  g.b = call.b;
-  g.b_scales = call.b_scales;
-  g.d = call.d;
+  auto g = operands<GemmFp8GroupedMaskedArgs>(call);
   g.masked_m = call.masked_m;
   g.m_max = call.config->max_tokens_per_expert;
-  g.n = call.n;
-  g.k = call.k;
-  g.num_groups = call.config->num_experts;
   g.expected_m = expected_rows(*call.config, num_tokens);
   return g;
 }
