@@ -8,15 +8,57 @@
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/mla.hpp"
 #include "shapejit/runtime/runtime.hpp"
+#include "shapejit/runtime/tensor_map.hpp"
 
 namespace shapejit::runtime {
 namespace {
 
-// Shared memory of the split kernel: Q tile (64 × 576 BF16), four KV stages (32 × 576 BF16),
-// the P tile, row max/sum exchange, 10 barriers, and 1 KiB to align the base. Mirrors
-// MlaSplitConfig::kSmemBytes in templates/mla/decode_split.cuh.
+// Shared memory of the split kernel with a BF16 cache, its largest layout: Q tile
+// (64 × 576 BF16), four KV stages (32 × 576 BF16), the P tile, row max/sum exchange,
+// 10 barriers, and 1 KiB to align the base. Mirrors MlaSplitConfig::kSmemBytes
+// (templates/mla/decode_split_config.cuh).
 constexpr int kSplitSmemBytes = 64 * 1152 + 4 * 32 * 1152 + 64 * 128 + 4 * 64 * 4 + 10 * 8 + 1024;
 constexpr int kSplitThreads = 384;
+constexpr int kSplitBlockN = 32;   // tokens per KV tile
+
+// q [batch][h_q·s_q][576] BF16 as a 3-D map; a box is 64 columns (128 bytes, swizzled) by up to
+// 64 rows of one request, so rows past the request's h_q·s_q are zero-filled, not the next one's.
+TensorMapSpec query_map(const MlaConfig& c, const MlaDecodeArgs& a) {
+  const int rows = c.num_heads_q * c.seq_q;
+  TensorMapSpec s;
+  s.name = "q";
+  s.dtype = CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+  s.element_bytes = 2;
+  s.rank = 3;
+  s.base = a.q;
+  s.dims[0] = kMlaHeadDim;
+  s.dims[1] = static_cast<std::uint64_t>(rows);
+  s.dims[2] = static_cast<std::uint64_t>(a.batch);
+  s.strides[0] = kMlaHeadDim * 2;
+  s.strides[1] = s.strides[0] * static_cast<std::uint64_t>(rows);
+  s.box[0] = 64;
+  s.box[1] = static_cast<std::uint32_t>(std::min(rows, kMlaBlockM));
+  s.swizzle_bytes = 128;
+  return s;
+}
+
+// The BF16 cache as [num_blocks·page_size][576]: a box is 64 columns by min(page_size, 32)
+// tokens, so it never crosses a page.
+TensorMapSpec cache_map(const MlaConfig& c, const MlaDecodeArgs& a) {
+  TensorMapSpec s;
+  s.name = "k_cache";
+  s.dtype = CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+  s.element_bytes = 2;
+  s.rank = 2;
+  s.base = a.k_cache;
+  s.dims[0] = kMlaHeadDim;
+  s.dims[1] = static_cast<std::uint64_t>(a.num_blocks) * static_cast<std::uint64_t>(c.page_size);
+  s.strides[0] = kMlaHeadDim * 2;
+  s.box[0] = 64;
+  s.box[1] = static_cast<std::uint32_t>(std::min(c.page_size, kSplitBlockN));
+  s.swizzle_bytes = 128;
+  return s;
+}
 
 [[noreturn]] void bad(const std::string& what) {
   fail(Errc::invalid_argument, "mla_decode: " + what);
@@ -204,8 +246,12 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
 
   const std::size_t rows = static_cast<std::size_t>(c.num_heads_q) * c.seq_q;
   const std::size_t splits = static_cast<std::size_t>(mla_plan::max_total_splits(parts, a.batch));
+  const CUtensorMap tmap_q = make_tensor_map(query_map(c, a));
+  // NOTES: the FP8 cache is read with plain bulk copies (656-byte rows are wider than a TMA
+  // box), so its kernel never touches the second map.
+  const CUtensorMap tmap_kv =
+      c.kv_dtype == MlaKvDtype::bf16 ? make_tensor_map(cache_map(c, a)) : CUtensorMap{};
   mla_plan::DecodeParams p{};
-  p.q = reinterpret_cast<const void*>(a.q);
   p.k_cache = reinterpret_cast<const void*>(a.k_cache);
   p.block_table = reinterpret_cast<const int*>(a.block_table);
   p.cache_seqlens = reinterpret_cast<const int*>(a.cache_seqlens);
@@ -222,6 +268,7 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
 
   const LoadedKernel& split = Runtime::global().load(split_spec(c, dev));
   const LoadedKernel& combine = Runtime::global().load(combine_spec(c, dev));
+  void* split_args[] = {const_cast<CUtensorMap*>(&tmap_q), const_cast<CUtensorMap*>(&tmap_kv), &p};
   void* args[] = {&p};
   LaunchParams lp;
   lp.grid[0] = static_cast<unsigned>(mla_num_m_tiles(c));
@@ -233,7 +280,7 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
   lp.dynamic_smem_bytes = static_cast<unsigned>(
       std::max(kSplitSmemBytes, dev.max_smem_per_block_optin));
   lp.stream = stream;
-  launch(split, lp, args);
+  launch(split, lp, split_args);
 
   // NOTES: always launched: it also writes the zero-length requests (no split).
   LaunchParams lc;

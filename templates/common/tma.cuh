@@ -1,5 +1,5 @@
 #pragma once
-// TMA (cp.async.bulk.tensor) wrappers. Tensor maps are encoded on the host
+// TMA (cp.async.bulk.tensor) and plain bulk-copy (cp.async.bulk) wrappers. Tensor maps are encoded on the host
 // (cuTensorMapEncodeTiled) and passed as `const __grid_constant__ TmaDescriptor` parameters.
 // Coordinates are in elements, innermost dimension first.
 #include "common/types.cuh"
@@ -53,6 +53,17 @@ __device__ __forceinline__ void tma_load_3d_multicast(uint32_t dst, const TmaDes
       "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes"
       ".multicast::cluster [%0], [%1, {%4, %5, %6}], [%2], %3;" ::"r"(dst),
       "l"(reinterpret_cast<uint64_t>(desc)), "r"(bar), "h"(cta_mask), "r"(c0), "r"(c1), "r"(c2)
+      : "memory");
+}
+
+// Contiguous global → shared copy of `bytes` (a multiple of 16; both addresses 16-byte aligned),
+// counted in bytes on the mbarrier `bar` like a tensor load.
+__device__ __forceinline__ void bulk_load(uint32_t dst, const void* src, uint32_t bytes,
+                                          uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
+          dst),
+      "l"(reinterpret_cast<uint64_t>(src)), "r"(bytes), "r"(bar)
       : "memory");
 }
 

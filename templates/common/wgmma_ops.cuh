@@ -1,8 +1,9 @@
 #pragma once
-// wgmma.mma_async instructions, one wrapper per N (multiples of 16 up to 256), both operands
-// K-major in shared memory, FP32 accumulators d[N/2] in the fragment layout of common/wgmma.cuh.
+// wgmma.mma_async instructions, one wrapper per N (multiples of 16 up to 256), operands in
+// shared memory and K-major unless stated, FP32 accumulators d[N/2] in the fragment layout of common/wgmma.cuh.
 //   WgmmaE4M3<N>::mma  m64nNk32 e4m3 x e4m3
-//   WgmmaBF16<N>::mma  m64nNk16 bf16 x bf16
+//   WgmmaBF16<N>::mma  m64nNk16 bf16 x bf16; mma<true> reads B MN-major (transposed), as
+//                      attention's P·V does with V stored token-major
 // scale_d = false overwrites d (first K step), true accumulates into it.
 #include "common/types.cuh"
 
@@ -377,118 +378,125 @@ struct WgmmaE4M3<256> {
 template <>
 struct WgmmaBF16<16> {
   static constexpr int kN = 16, kK = 16, kNumAccum = 8;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[8],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %10, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n16k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7},\n"
-        " %8, %9, p, 1, 1, 0, 0;\n}\n"
+        " %8, %9, p, 1, 1, 0, %11;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<32> {
   static constexpr int kN = 32, kK = 16, kNumAccum = 16;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[16],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %18, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15},\n"
-        " %16, %17, p, 1, 1, 0, 0;\n}\n"
+        " %16, %17, p, 1, 1, 0, %19;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<48> {
   static constexpr int kN = 48, kK = 16, kNumAccum = 24;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[24],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %26, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n48k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23},\n"
-        " %24, %25, p, 1, 1, 0, 0;\n}\n"
+        " %24, %25, p, 1, 1, 0, %27;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<64> {
   static constexpr int kN = 64, kK = 16, kNumAccum = 32;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[32],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %34, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31},\n"
-        " %32, %33, p, 1, 1, 0, 0;\n}\n"
+        " %32, %33, p, 1, 1, 0, %35;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
           "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<80> {
   static constexpr int kN = 80, kK = 16, kNumAccum = 40;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[40],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %42, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n80k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39},\n"
-        " %40, %41, p, 1, 1, 0, 0;\n}\n"
+        " %40, %41, p, 1, 1, 0, %43;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
           "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
           "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<96> {
   static constexpr int kN = 96, kK = 16, kNumAccum = 48;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[48],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %50, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n96k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47},\n"
-        " %48, %49, p, 1, 1, 0, 0;\n}\n"
+        " %48, %49, p, 1, 1, 0, %51;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
           "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
           "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
           "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<112> {
   static constexpr int kN = 112, kK = 16, kNumAccum = 56;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[56],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %58, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n112k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55},\n"
-        " %56, %57, p, 1, 1, 0, 0;\n}\n"
+        " %56, %57, p, 1, 1, 0, %59;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -496,20 +504,21 @@ struct WgmmaBF16<112> {
           "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
           "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
           "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<128> {
   static constexpr int kN = 128, kK = 16, kNumAccum = 64;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[64],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %66, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63},\n"
-        " %64, %65, p, 1, 1, 0, 0;\n}\n"
+        " %64, %65, p, 1, 1, 0, %67;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -518,20 +527,21 @@ struct WgmmaBF16<128> {
           "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
           "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
           "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<144> {
   static constexpr int kN = 144, kK = 16, kNumAccum = 72;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[72],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %74, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n144k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71},\n"
-        " %72, %73, p, 1, 1, 0, 0;\n}\n"
+        " %72, %73, p, 1, 1, 0, %75;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -541,20 +551,21 @@ struct WgmmaBF16<144> {
           "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
           "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
           "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<160> {
   static constexpr int kN = 160, kK = 16, kNumAccum = 80;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[80],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %82, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n160k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79},\n"
-        " %80, %81, p, 1, 1, 0, 0;\n}\n"
+        " %80, %81, p, 1, 1, 0, %83;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -565,20 +576,21 @@ struct WgmmaBF16<160> {
           "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
           "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
           "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<176> {
   static constexpr int kN = 176, kK = 16, kNumAccum = 88;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[88],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %90, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n176k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87},\n"
-        " %88, %89, p, 1, 1, 0, 0;\n}\n"
+        " %88, %89, p, 1, 1, 0, %91;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -590,20 +602,21 @@ struct WgmmaBF16<176> {
           "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
           "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
           "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<192> {
   static constexpr int kN = 192, kK = 16, kNumAccum = 96;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[96],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %98, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n192k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95},\n"
-        " %96, %97, p, 1, 1, 0, 0;\n}\n"
+        " %96, %97, p, 1, 1, 0, %99;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -616,20 +629,21 @@ struct WgmmaBF16<192> {
           "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
           "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
           "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<208> {
   static constexpr int kN = 208, kK = 16, kNumAccum = 104;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[104],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %106, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n208k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103},\n"
-        " %104, %105, p, 1, 1, 0, 0;\n}\n"
+        " %104, %105, p, 1, 1, 0, %107;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -643,20 +657,21 @@ struct WgmmaBF16<208> {
           "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
           "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
           "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<224> {
   static constexpr int kN = 224, kK = 16, kNumAccum = 112;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[112],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %114, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n224k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111},\n"
-        " %112, %113, p, 1, 1, 0, 0;\n}\n"
+        " %112, %113, p, 1, 1, 0, %115;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -671,20 +686,21 @@ struct WgmmaBF16<224> {
           "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
           "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
           "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<240> {
   static constexpr int kN = 240, kK = 16, kNumAccum = 120;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[120],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %122, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n240k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119},\n"
-        " %120, %121, p, 1, 1, 0, 0;\n}\n"
+        " %120, %121, p, 1, 1, 0, %123;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -700,20 +716,21 @@ struct WgmmaBF16<240> {
           "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
           "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
           "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 
 template <>
 struct WgmmaBF16<256> {
   static constexpr int kN = 256, kK = 16, kNumAccum = 128;
+  template <bool kMnMajorB = false>
   __device__ __forceinline__ static void mma(uint64_t desc_a, uint64_t desc_b, float (&d)[128],
                                              bool scale_d) {
     asm volatile(
         "{\n .reg .pred p;\n setp.ne.b32 p, %130, 0;\n"
         " wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16\n"
         " {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127},\n"
-        " %128, %129, p, 1, 1, 0, 0;\n}\n"
+        " %128, %129, p, 1, 1, 0, %131;\n}\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
           "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
           "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -730,7 +747,7 @@ struct WgmmaBF16<256> {
           "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
           "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
           "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
-        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)));
+        : "l"(desc_a), "l"(desc_b), "r"(static_cast<int>(scale_d)), "n"(static_cast<int>(kMnMajorB)));
   }
 };
 

@@ -6,16 +6,17 @@
 //
 // Launch: grid (batch, ceil(s_q*h_q / kRowsPerCta)), block 128: one warp per query row, each lane
 // owning 16 of the 512 value columns.
+#include "common/fast_math.cuh"
+#include "common/smem.cuh"
+#include "common/types.cuh"
 #include "mla/decode_params.cuh"
 #include "mla/decode_schedule.cuh"
-#include "mla/mla_ptx.cuh"
 
 namespace shapejit::kernels {
 
 template <int H_Q, int S_Q, int NUM_SM_PARTS>
 __global__ void __launch_bounds__(128)
     mla_decode_combine(const shapejit::mla_plan::DecodeParams params) {
-  using namespace shapejit::kernels::mla;
   constexpr int kRows = H_Q * S_Q;
   constexpr int kRowsPerCta = 4;
   const float kInf = __int_as_float(0x7f800000);   // NVRTC has no __builtin_huge_valf
@@ -31,9 +32,9 @@ __global__ void __launch_bounds__(128)
   // Largest partial LSE and the sum of weights.
   float lmax = -kInf;
   for (int i = lane; i < n; i += 32)
-    lmax = fmax_f(lmax, params.lse_accum[static_cast<long long>(first + i) * kRows + row]);
+    lmax = fmaxf(lmax, params.lse_accum[static_cast<long long>(first + i) * kRows + row]);
 #pragma unroll
-  for (int k = 1; k < 32; k <<= 1) lmax = fmax_f(lmax, shfl_xor(lmax, k));
+  for (int k = 1; k < 32; k <<= 1) lmax = fmaxf(lmax, __shfl_xor_sync(0xffffffffu, lmax, k));
   const long long out_row = static_cast<long long>(req) * kRows + row;
   unsigned short* out = static_cast<unsigned short*>(params.out) + out_row * mla_plan::kValueDim + lane * 16;
   const int sq = row / H_Q, h = row % H_Q;
@@ -41,7 +42,7 @@ __global__ void __launch_bounds__(128)
 
   if (n == 0 || lmax == -kInf) {
 #pragma unroll
-    for (int c = 0; c < 16; c += 2) *reinterpret_cast<u32*>(out + c) = 0u;
+    for (int c = 0; c < 16; c += 2) *reinterpret_cast<uint32_t*>(out + c) = 0u;
     if (lane == 0) *lse = kInf;
     return;
   }
@@ -68,11 +69,11 @@ __global__ void __launch_bounds__(128)
     }
   }
   const float inv = 1.f / wsum;
-  u32 packed[8];
+  uint32_t packed[8];
 #pragma unroll
-  for (int c = 0; c < 8; ++c) packed[c] = pack_bf16x2(acc[2 * c] * inv, acc[2 * c + 1] * inv);
-  st_global_v4(out, packed[0], packed[1], packed[2], packed[3]);
-  st_global_v4(out + 8, packed[4], packed[5], packed[6], packed[7]);
+  for (int c = 0; c < 8; ++c) packed[c] = float2_to_bf16x2(acc[2 * c] * inv, acc[2 * c + 1] * inv).bits;
+  st_global_v4_u32(out, packed[0], packed[1], packed[2], packed[3]);
+  st_global_v4_u32(out + 8, packed[4], packed[5], packed[6], packed[7]);
   if (lane == 0) *lse = lmax + fast_log2(wsum) * 0.69314718055994531f;
 }
 

@@ -1,5 +1,8 @@
 // Every kernel of the DeepSeek-V3 MLA set compiles for sm_90a with NVRTC, without spills or
-// local memory; the split kernel's PTX has the wgmma instructions (QKᵀ and the transposed-B PV).
+// local memory; the split kernel's PTX has the wgmma instructions (QKᵀ and the transposed-B PV),
+// loads KV tiles with TMA (BF16) or bulk copies (FP8) and Q with TMA, and ptxas had to insert
+// no warpgroup.arrive of its own (C7519: accumulators touched between fence and MMA, which
+// serialises the MMAs).
 // specs_for returns exactly what a runtime call loads.
 #include <gtest/gtest.h>
 
@@ -34,6 +37,18 @@ void expect_clean(const jit::KernelSpec& spec) {
     EXPECT_NE(r.ptx.find("setmaxnreg"), std::string::npos);
     EXPECT_NE(r.ptx.find("mbarrier.try_wait"), std::string::npos);
     EXPECT_LE(r.registers, 168);   // 384 threads, one CTA per SM
+    EXPECT_NE(r.ptx.find("p, 1, 1, 0, 1;"), std::string::npos) << "PV must read V MN-major";
+    EXPECT_NE(r.ptx.find("cp.async.bulk.tensor.3d.shared::cluster.global"), std::string::npos)
+        << "Q is loaded with TMA";
+    const bool fp8 = spec.args.at(3) == "true";
+    if (fp8)
+      EXPECT_NE(r.ptx.find("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes"),
+                std::string::npos) << "FP8 KV rows are bulk copies";
+    else
+      EXPECT_NE(r.ptx.find("cp.async.bulk.tensor.2d.shared::cluster.global"), std::string::npos)
+          << "BF16 KV tiles are TMA loads";
+    EXPECT_EQ(r.ptx.find("cp.async.cg"), std::string::npos) << "no per-thread KV copies";
+    EXPECT_EQ(r.log.find("C7519"), std::string::npos) << r.log;
   }
 }
 
