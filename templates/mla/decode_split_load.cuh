@@ -59,7 +59,54 @@ __device__ void mla_issue_loads(const TmaDescriptor* tmap_q, const TmaDescriptor
   const unsigned char* cache = static_cast<const unsigned char*>(p.k_cache);
   SplitRange split;
   int tile_it = 0, split_it = 0, raw_it = 0;
+  const int* table = nullptr;
+
+  // One KV tile: BF16 straight into a stage; FP8 as two raw half tiles.
+  auto issue_tile = [&](int tok0) {
+    if constexpr (!KV_FP8) {
+      const int stage = tile_it % Cfg::kStages;
+      mbarrier_wait(sm.empty(stage), ((tile_it / Cfg::kStages) & 1) ^ 1);
+      const uint32_t full = sm.full(stage);
+      mbarrier_arrive_expect_tx(full, Cfg::kKvStageBytes);
+#pragma unroll
+      for (int j = 0; j < Cfg::kPagesPerTile; ++j) {
+        const int row = kv_cache_row<PAGE_SIZE>(p, table, tok0 + j * Cfg::kKvBoxRows, split.tok_end);
+        const uint32_t dst = sm.kv_tile(stage) + j * Cfg::kKvBoxRows * 128;
+#pragma unroll 1
+        for (int c = 0; c < Cfg::kColBlocks; ++c)
+          tma_load_2d(dst + c * Cfg::kKvColBlockBytes, tmap_kv, full, 64 * c,
+                      row < 0 ? past_end_row : row);
+      }
+    } else {
+#pragma unroll
+      for (int half = 0; half < Cfg::BLOCK_N / Cfg::kRawRows; ++half, ++raw_it) {
+        const int slot = raw_it % Cfg::kRawStages;
+        mbarrier_wait(sm.raw_empty(slot), ((raw_it / Cfg::kRawStages) & 1) ^ 1);
+        int first_row;
+        const int rows = fp8_half_tile_rows<Cfg, PAGE_SIZE>(p, table, tok0 + half * Cfg::kRawRows,
+                                                            split.tok_end, first_row);
+        const uint32_t bytes = static_cast<uint32_t>(rows * mla_plan::kFp8TokenBytes);
+        mbarrier_arrive_expect_tx(sm.raw_full(slot), bytes);
+        if (bytes != 0)
+          bulk_load(sm.raw_tile(slot),
+                    cache + static_cast<long long>(first_row) * mla_plan::kFp8TokenBytes, bytes,
+                    sm.raw_full(slot));
+      }
+    }
+    ++tile_it;
+  };
+
   while (cursor.next(split)) {
+    table = p.block_table + static_cast<long long>(split.req) * p.max_blocks_per_seq;
+    const int ntiles = ceil_div(split.tok_end - split.tok_begin, Cfg::BLOCK_N);
+    // NOTES: a split's first kStages tiles go out before its Q, which has to wait until the
+    // math is done with the previous split. Those tiles only need stages the previous split
+    // frees, so they cannot deadlock, and the next split's loads overlap the previous split's
+    // last tiles and epilogue instead of starting after them.
+    const int ahead = ntiles < Cfg::kStages ? ntiles : Cfg::kStages;
+    int i = 0;
+    for (; i < ahead; ++i) issue_tile(split.tok_begin + i * Cfg::BLOCK_N);
+
     mbarrier_wait(sm.q_empty(), (split_it & 1) ^ 1);
     mbarrier_arrive_expect_tx(sm.q_full(), Cfg::kQBoxBytes);
 #pragma unroll 1
@@ -68,39 +115,7 @@ __device__ void mla_issue_loads(const TmaDescriptor* tmap_q, const TmaDescriptor
                   m_tile * Cfg::BLOCK_M, split.req);
     ++split_it;
 
-    const int* table = p.block_table + static_cast<long long>(split.req) * p.max_blocks_per_seq;
-    for (int tok0 = split.tok_begin; tok0 < split.tok_end; tok0 += Cfg::BLOCK_N, ++tile_it) {
-      if constexpr (!KV_FP8) {
-        const int stage = tile_it % Cfg::kStages;
-        mbarrier_wait(sm.empty(stage), ((tile_it / Cfg::kStages) & 1) ^ 1);
-        const uint32_t full = sm.full(stage);
-        mbarrier_arrive_expect_tx(full, Cfg::kKvStageBytes);
-#pragma unroll
-        for (int j = 0; j < Cfg::kPagesPerTile; ++j) {
-          const int row = kv_cache_row<PAGE_SIZE>(p, table, tok0 + j * Cfg::kKvBoxRows, split.tok_end);
-          const uint32_t dst = sm.kv_tile(stage) + j * Cfg::kKvBoxRows * 128;
-#pragma unroll 1
-          for (int c = 0; c < Cfg::kColBlocks; ++c)
-            tma_load_2d(dst + c * Cfg::kKvColBlockBytes, tmap_kv, full, 64 * c,
-                        row < 0 ? past_end_row : row);
-        }
-      } else {
-#pragma unroll
-        for (int half = 0; half < Cfg::BLOCK_N / Cfg::kRawRows; ++half, ++raw_it) {
-          const int slot = raw_it % Cfg::kRawStages;
-          mbarrier_wait(sm.raw_empty(slot), ((raw_it / Cfg::kRawStages) & 1) ^ 1);
-          int first_row;
-          const int rows = fp8_half_tile_rows<Cfg, PAGE_SIZE>(p, table, tok0 + half * Cfg::kRawRows,
-                                                              split.tok_end, first_row);
-          const uint32_t bytes = static_cast<uint32_t>(rows * mla_plan::kFp8TokenBytes);
-          mbarrier_arrive_expect_tx(sm.raw_full(slot), bytes);
-          if (bytes != 0)
-            bulk_load(sm.raw_tile(slot),
-                      cache + static_cast<long long>(first_row) * mla_plan::kFp8TokenBytes, bytes,
-                      sm.raw_full(slot));
-        }
-      }
-    }
+    for (; i < ntiles; ++i) issue_tile(split.tok_begin + i * Cfg::BLOCK_N);
   }
 }
 
