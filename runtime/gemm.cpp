@@ -124,19 +124,8 @@ GemmProblem problem_of(const GemmFp8GroupedMaskedArgs& a) {
 TensorMapSpec operand_map(const char* name, CUtensorMapDataType type, int bytes, CUdeviceptr p,
                           std::uint64_t cols, std::uint64_t rows, std::int64_t ld,
                           std::uint32_t box_cols, std::uint32_t box_rows, int swizzle) {
-  TensorMapSpec s;
-  s.name = name;
-  s.dtype = type;
-  s.element_bytes = bytes;
-  s.rank = 2;
-  s.base = p;
-  s.dims[0] = cols;
-  s.dims[1] = rows;
-  s.strides[0] = static_cast<std::uint64_t>(ld) * bytes;
-  s.box[0] = box_cols;
-  s.box[1] = box_rows;
-  s.swizzle_bytes = swizzle;
-  return s;
+  return tensor_map_2d(name, type, bytes, p, cols, rows, static_cast<std::uint64_t>(ld) * bytes,
+                       box_cols, box_rows, swizzle);
 }
 
 // D's map: box of one swizzle chunk by 64 rows (one warp group's store); 3-D for masked.

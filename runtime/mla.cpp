@@ -21,43 +21,28 @@ constexpr int kSplitSmemBytes = 64 * 1152 + 4 * 32 * 1152 + 64 * 128 + 4 * 64 * 
 constexpr int kSplitThreads = 384;
 constexpr int kSplitBlockN = 32;   // tokens per KV tile
 
+constexpr std::uint64_t kRowBytes = kMlaHeadDim * 2;   // one BF16 row of q or of the cache
+
 // q [batch][h_q·s_q][576] BF16 as a 3-D map; a box is 64 columns (128 bytes, swizzled) by up to
 // 64 rows of one request, so rows past the request's h_q·s_q are zero-filled, not the next one's.
 TensorMapSpec query_map(const MlaConfig& c, const MlaDecodeArgs& a) {
   const int rows = c.num_heads_q * c.seq_q;
-  TensorMapSpec s;
-  s.name = "q";
-  s.dtype = CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-  s.element_bytes = 2;
+  TensorMapSpec s = tensor_map_2d("q", CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, a.q, kMlaHeadDim,
+                                  static_cast<std::uint64_t>(rows), kRowBytes, 64,
+                                  static_cast<std::uint32_t>(std::min(rows, kMlaBlockM)), 128);
   s.rank = 3;
-  s.base = a.q;
-  s.dims[0] = kMlaHeadDim;
-  s.dims[1] = static_cast<std::uint64_t>(rows);
   s.dims[2] = static_cast<std::uint64_t>(a.batch);
-  s.strides[0] = kMlaHeadDim * 2;
-  s.strides[1] = s.strides[0] * static_cast<std::uint64_t>(rows);
-  s.box[0] = 64;
-  s.box[1] = static_cast<std::uint32_t>(std::min(rows, kMlaBlockM));
-  s.swizzle_bytes = 128;
+  s.strides[1] = kRowBytes * static_cast<std::uint64_t>(rows);
   return s;
 }
 
 // The BF16 cache as [num_blocks·page_size][576]: a box is 64 columns by min(page_size, 32)
 // tokens, so it never crosses a page.
 TensorMapSpec cache_map(const MlaConfig& c, const MlaDecodeArgs& a) {
-  TensorMapSpec s;
-  s.name = "k_cache";
-  s.dtype = CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
-  s.element_bytes = 2;
-  s.rank = 2;
-  s.base = a.k_cache;
-  s.dims[0] = kMlaHeadDim;
-  s.dims[1] = static_cast<std::uint64_t>(a.num_blocks) * static_cast<std::uint64_t>(c.page_size);
-  s.strides[0] = kMlaHeadDim * 2;
-  s.box[0] = 64;
-  s.box[1] = static_cast<std::uint32_t>(std::min(c.page_size, kSplitBlockN));
-  s.swizzle_bytes = 128;
-  return s;
+  return tensor_map_2d(
+      "k_cache", CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, a.k_cache, kMlaHeadDim,
+      static_cast<std::uint64_t>(a.num_blocks) * static_cast<std::uint64_t>(c.page_size), kRowBytes,
+      64, static_cast<std::uint32_t>(std::min(c.page_size, kSplitBlockN)), 128);
 }
 
 [[noreturn]] void bad(const std::string& what) {

@@ -1,5 +1,7 @@
 #include "shapejit/runtime/tensor_map.hpp"
 
+#include <utility>
+
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/driver_api.hpp"
 
@@ -20,6 +22,25 @@ CUtensorMapSwizzle swizzle_mode(int bytes) {
 }
 
 }  // namespace
+
+TensorMapSpec tensor_map_2d(std::string name, CUtensorMapDataType dtype, int element_bytes,
+                            CUdeviceptr base, std::uint64_t cols, std::uint64_t rows,
+                            std::uint64_t row_bytes, std::uint32_t box_cols,
+                            std::uint32_t box_rows, int swizzle_bytes) {
+  TensorMapSpec s;
+  s.name = std::move(name);
+  s.dtype = dtype;
+  s.element_bytes = element_bytes;
+  s.rank = 2;
+  s.base = base;
+  s.dims[0] = cols;
+  s.dims[1] = rows;
+  s.strides[0] = row_bytes;
+  s.box[0] = box_cols;
+  s.box[1] = box_rows;
+  s.swizzle_bytes = swizzle_bytes;
+  return s;
+}
 
 void validate_tensor_map(const TensorMapSpec& s) {
   if (s.rank < 2 || s.rank > 3) bad(s, "rank must be 2 or 3");

@@ -23,6 +23,13 @@ struct TensorMapSpec {
   int swizzle_bytes = 0;               // 0, 32, 64, 128
 };
 
+// A 2-D spec: `rows` rows of `cols` elements, `row_bytes` apart, read in boxes of
+// box_cols × box_rows. Callers raise the rank for batched operands.
+TensorMapSpec tensor_map_2d(std::string name, CUtensorMapDataType dtype, int element_bytes,
+                            CUdeviceptr base, std::uint64_t cols, std::uint64_t rows,
+                            std::uint64_t row_bytes, std::uint32_t box_cols,
+                            std::uint32_t box_rows, int swizzle_bytes);
+
 // Throws Error(invalid_argument) when spec breaks a TMA rule; no driver call.
 void validate_tensor_map(const TensorMapSpec& spec);
 
