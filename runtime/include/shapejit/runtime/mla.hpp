@@ -113,14 +113,20 @@ void mla_decode(const MlaConfig& config, const MlaDecodeArgs& args, CUstream str
 // Exactly the specs mla_decode_metadata + mla_decode load for config on target.
 std::vector<jit::KernelSpec> mla_kernel_specs(const MlaConfig& config, const DeviceInfo& target);
 
-// FP32 CPU reference, per request over the gathered pages. FP8 rows are dequantized the way
-// the kernel does: e4m3 · scale rounded to BF16. Inputs as raw host bytes in the
-// device layouts above; out [batch, s_q, h_q, 512] FP32, lse [batch, h_q, s_q].
+// FP32 CPU reference, per request over the gathered pages (accumulated in double). FP8 rows are
+// dequantized the way the kernel does: e4m3 · scale rounded to BF16. Inputs as raw host bytes
+// in the device layouts above; out [batch, s_q, h_q, 512] FP32, lse [batch, h_q, s_q].
+// Optional outputs for error bounds (skipped when empty; rows without a visible key get 0):
+// abs_out [batch, s_q, h_q, 512], A = Σ_j w_j·|v_j| with the softmax weights w of out (the
+// weighted mean of |V| per column); max_abs_logit [batch, h_q, s_q], R = softmax_scale ·
+// max_j Σ_d |q_d·k_jd| over the row's visible keys (bounds every |logit| and the dot products'
+// accumulation error). tests/mla/mla_gpu_test.cpp states the output tolerance built on them.
 void mla_decode_reference(const MlaConfig& config, int batch, int max_blocks_per_seq,
                           float softmax_scale, std::span<const std::uint16_t> q,
                           std::span<const std::uint8_t> k_cache,
                           std::span<const std::int32_t> block_table,
                           std::span<const std::int32_t> cache_seqlens, std::span<float> out,
-                          std::span<float> lse);
+                          std::span<float> lse, std::span<float> abs_out = {},
+                          std::span<float> max_abs_logit = {});
 
 }  // namespace shapejit::runtime
