@@ -1,7 +1,8 @@
 #pragma once
 // Builds a measured cost profile (shapejit.cost_profile.v1) from a base profile and the points a
 // benchmark measured: each measured (phase, op) gets a piecewise-linear "points" table, the rest
-// is carried from the base, and "source" says which is which.
+// is carried from the base, and "source" says which is which (and, where given, why an op was
+// not measured).
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -17,10 +18,21 @@ struct MeasuredOp {
   std::string how;                                 // what was measured, e.g. "32 local experts"
 };
 
-// Throws Error(invalid_argument) when the base lacks a named phase or op, or a point is invalid.
+// An op deliberately left as the base has it, and why ("no prefill attention kernel").
+struct CarriedOp {
+  std::string phase;
+  std::string op;
+  std::string why;
+};
+
+// Every op of the base that is not measured is carried; `carried` only adds the reasons to the
+// source text. Throws Error(invalid_argument) when the base is not a profile, lacks a named
+// phase or op, an op is measured twice or both measured and carried, or a point is invalid
+// (negative, not finite, two at one token count).
 nlohmann::json measured_cost_profile(const nlohmann::json& base, const std::string& base_origin,
                                      const std::string& device, int sms,
                                      const std::vector<MeasuredOp>& measured,
-                                     const std::string& command);
+                                     const std::string& command,
+                                     const std::vector<CarriedOp>& carried = {});
 
 }  // namespace shapejit::planner
