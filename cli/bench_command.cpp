@@ -8,6 +8,7 @@ void add_bench_command(CLI::App& app) {
   add_bench_gemm(*bench);
   add_bench_mla(*bench);
   add_bench_moe(*bench);
+  add_bench_profile(*bench);
 }
 
 }  // namespace shapejit::cli

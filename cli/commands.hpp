@@ -22,5 +22,6 @@ void add_bench_command(CLI::App& app);
 void add_bench_gemm(CLI::App& bench);
 void add_bench_mla(CLI::App& bench);
 void add_bench_moe(CLI::App& bench);
+void add_bench_profile(CLI::App& bench);
 
 }  // namespace shapejit::cli

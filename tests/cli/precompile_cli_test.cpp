@@ -2,47 +2,24 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 
+#include "cli_run.hpp"
 #include "support/paths.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct CliRun {
-  int exit_code;
-  std::string out;
-};
+using shapejit::testing::CliRun;
+using shapejit::testing::last_json_line;
 
-CliRun run(const std::string& args) {
-  const std::string cmd = shapejit::testing::bin_dir() + "/shapejit " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-nlohmann::json last_json_line(const std::string& out) {
-  const auto end = out.find_last_not_of('\n');
-  const auto begin = out.rfind('\n', end);
-  return nlohmann::json::parse(out.substr(begin == std::string::npos ? 0 : begin + 1, end + 1));
-}
-
-fs::path fresh(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("shapejit-cli-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+CliRun run(const std::string& args) { return shapejit::testing::run_cli(args); }
+fs::path fresh(const std::string& name) { return shapejit::testing::fresh_dir(name); }
 
 // The quantization kernels of the DeepSeek-V3 set: small, fast to compile.
 const char* kManifest = R"({"target": {"arch": "sm_90a", "num_sms": 132}, "kernels": [
@@ -140,7 +117,8 @@ TEST(PrecompileCli, CacheVerifyExitsNonZeroOnCorruptionAndRepairs) {
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* sub : {"info", "precompile", "compile", "cache", "cache ls", "cache gc", "plan", "bench"}) {
+  for (const char* sub : {"info", "precompile", "compile", "cache", "cache ls", "cache gc", "plan", "bench",
+                          "bench moe", "bench profile"}) {
     const CliRun r = run(std::string(sub) + " --help");
     EXPECT_EQ(r.exit_code, 0) << sub << "\n" << r.out;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub;
