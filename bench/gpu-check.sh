@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Runs everything that needs a GPU, in one go, and leaves its logs in one folder:
 #   device facts → every test binary (GPU tests run instead of skipping) → compute-sanitizer on
-#   the kernel tests → every `shapejit bench` with --json (bench moe also writes
-#   cost-profile.json for `shapejit plan overlap`) → summary.txt.
+#   the kernel tests → `shapejit bench profile` (writes cost-profile.json from the single-node
+#   example profile) and `shapejit plan overlap` on it (proves the chooser reads it) → every
+#   other `shapejit bench` with --json → summary.txt.
+# Everything after the build shares one time budget (BUDGET_S, default 600 s): each step runs
+# under `timeout` with its own limit cut to what is left, the tests and the sanitizer leave
+# BENCH_RESERVE_S (default 240 s) for the benches, and a step with no time left is reported as
+# skipped.
 # BUILD_DIR: a build folder made with -DSHAPEJIT_STATIC_DEPS=ON (built here when absent).
 # LOG_DIR: where the logs go (default: gpu-check-logs).
 set -uo pipefail
@@ -18,6 +23,15 @@ fi
 BIN="$BUILD_DIR/bin"
 summary="$LOG_DIR/summary.txt"
 : >"$summary"
+BUDGET_S="${BUDGET_S:-600}"
+BENCH_RESERVE_S="${BENCH_RESERVE_S:-240}"
+SECONDS=0
+# limit WANT [RESERVE]: seconds a step may take, WANT cut to the budget left after RESERVE;
+# prints 0 when fewer than 10 s are left.
+limit() {
+  local left=$((BUDGET_S - SECONDS - ${2:-0}))
+  if [ "$left" -lt 10 ]; then echo 0; elif [ "$1" -lt "$left" ]; then echo "$1"; else echo "$left"; fi
+}
 {
   echo "date: $(date -u +%F\ %T) UTC"
   nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
@@ -29,7 +43,9 @@ summary="$LOG_DIR/summary.txt"
 status=0
 for t in "$BIN"/*_tests; do
   name=$(basename "$t")
-  timeout 300 "$t" --gtest_brief=1 >"$LOG_DIR/$name.log" 2>&1
+  lim=$(limit 300 "$BENCH_RESERVE_S")
+  if [ "$lim" = 0 ]; then echo "$name: skipped (time budget spent)" >>"$summary"; status=1; continue; fi
+  timeout "$lim" "$t" --gtest_brief=1 >"$LOG_DIR/$name.log" 2>&1
   rc=$?
   passed=$(grep -c '^\[       OK \]' "$LOG_DIR/$name.log")
   printf '%-16s rc=%d %s\n' "$name" "$rc" "$(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$LOG_DIR/$name.log" | tr '\n' ' ')" >>"$summary"
@@ -39,19 +55,47 @@ done
 
 if command -v compute-sanitizer >/dev/null && [ "${SANITIZE:-1}" = 1 ]; then
   for tool in memcheck racecheck; do
-    timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/runtime_tests" \
+    lim=$(limit 240 "$BENCH_RESERVE_S")
+    if [ "$lim" = 0 ]; then echo "compute-sanitizer $tool: skipped (time budget spent)" >>"$summary"; continue; fi
+    timeout "$lim" compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/runtime_tests" \
       --gtest_filter='*Gpu*' >"$LOG_DIR/sanitizer-$tool.log" 2>&1
     echo "compute-sanitizer $tool runtime_tests: rc=$? $(grep -E 'ERROR SUMMARY' "$LOG_DIR/sanitizer-$tool.log" | tail -1)" >>"$summary"
   done
 fi
 
-for b in gemm mla moe; do
-  extra=()
-  # The MoE bench also writes a planner cost profile with the measured MoE compute.
-  [ $b = moe ] && extra=(--profile "$LOG_DIR/cost-profile.json"
-                         --base "$ROOT/planner/profiles/h800_deepseek_v3_single_node_ep8.json")
-  timeout 300 "$BIN/shapejit" bench $b --json "${extra[@]}" >"$LOG_DIR/bench-$b.json" 2>"$LOG_DIR/bench-$b.err"
-  echo "bench $b: rc=$?" >>"$summary"
+# The measured cost profile first (moe_gemm and shared_expert of both phases, decode attention;
+# the rest carried from the base), then the overlap chooser on it: proof that it reads it.
+rm -f "$LOG_DIR/cost-profile.json"
+lim=$(limit 150)
+if [ "$lim" = 0 ]; then
+  echo "bench profile: skipped (time budget spent)" >>"$summary"; status=1
+else
+  timeout "$lim" "$BIN/shapejit" bench profile --json --out "$LOG_DIR/cost-profile.json" \
+    --base "$ROOT/planner/profiles/h800_deepseek_v3_single_node_ep8.json" \
+    >"$LOG_DIR/bench-profile.json" 2>"$LOG_DIR/bench-profile.err"
+  rc=$?
+  echo "bench profile: rc=$rc (limit ${lim} s)" >>"$summary"
+  [ $rc -ne 0 ] && status=1
+fi
+lim=$(limit 30)
+if [ ! -s "$LOG_DIR/cost-profile.json" ]; then
+  echo "plan overlap: not run (no cost-profile.json)" >>"$summary"
+elif [ "$lim" = 0 ]; then
+  echo "plan overlap: skipped (time budget spent)" >>"$summary"; status=1
+else
+  timeout "$lim" "$BIN/shapejit" plan overlap --profile "$LOG_DIR/cost-profile.json" \
+    >"$LOG_DIR/plan-overlap.log" 2>&1
+  rc=$?
+  echo "plan overlap --profile cost-profile.json: rc=$rc (log plan-overlap.log)" >>"$summary"
+  [ $rc -ne 0 ] && status=1
+fi
+
+for b in moe gemm mla; do
+  lim=$(limit 120)
+  if [ "$lim" = 0 ]; then echo "bench $b: skipped (time budget spent)" >>"$summary"; continue; fi
+  timeout "$lim" "$BIN/shapejit" bench $b --json >"$LOG_DIR/bench-$b.json" 2>"$LOG_DIR/bench-$b.err"
+  echo "bench $b: rc=$? (limit ${lim} s)" >>"$summary"
 done
+echo "elapsed after the build: ${SECONDS} s of ${BUDGET_S}" >>"$summary"
 cat "$summary"
 exit $status
