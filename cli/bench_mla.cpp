@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_mla_call.hpp"
 #include "bench_timing.hpp"
 #include "commands.hpp"
 #include "shapejit/error.hpp"
@@ -138,26 +139,9 @@ void run(const Options& opt) {
         for (int sq : {1, 2}) {
           const MlaConfig c{h, sq, kPage, dtype};
           const std::size_t qrows = static_cast<std::size_t>(kBatch) * sq * h;
-          DeviceBuffer q(qrows * kMlaHeadDim * 2), out(qrows * kMlaValueDim * 2), lse(qrows * 4);
-          q.fill_bytes(0x3c);
-          const int parts = mla_num_sm_parts(c, dev.num_sms);
-          DeviceBuffer meta(mla_metadata_bytes(kBatch, parts));
-          DeviceBuffer ws(mla_workspace_bytes(c, kBatch, dev.num_sms));
-          mla_decode_metadata(c, kBatch, d_lens.ptr(), meta.ptr(), meta.bytes(), nullptr);
-          MlaDecodeArgs a;
-          a.batch = kBatch;
-          a.num_blocks = num_blocks;
-          a.max_blocks_per_seq = max_blocks;
-          a.q = q.ptr();
-          a.k_cache = cache.ptr();
-          a.block_table = d_table.ptr();
-          a.cache_seqlens = d_lens.ptr();
-          a.out = out.ptr();
-          a.lse = lse.ptr();
-          a.metadata = meta.ptr();
-          a.metadata_bytes = meta.bytes();
-          a.workspace = ws.ptr();
-          a.workspace_bytes = ws.bytes();
+          const MlaBenchCall call(c, kBatch, dev.num_sms,
+                                  {cache.ptr(), d_table.ptr(), d_lens.ptr(), num_blocks, max_blocks});
+          const MlaDecodeArgs& a = call.args();
           const double ms = timer.median_ms([&] { mla_decode(c, a, nullptr); }, 10, 2);
           const double flops = sq * sum_len * h * (576.0 + 512.0) * 2.0;
           const double bytes = sum_len * row_bytes + qrows * 576.0 * 2 + qrows * 512.0 * 2;

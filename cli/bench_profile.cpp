@@ -21,6 +21,7 @@
 
 #include "bench_moe_stages.hpp"
 #include "bench_profile_plan.hpp"
+#include "bench_mla_call.hpp"
 #include "bench_timing.hpp"
 #include "commands.hpp"
 #include "shapejit/error.hpp"
@@ -57,6 +58,21 @@ struct Fp8Weight {
 };
 
 // D [m, n] BF16 = A [m, k] FP8 (1x128 scales, M-major) x Bᵀ through the GEMM front end.
+// D [m × w.n] = A (FP8 rows with 1×128 scales) · wᵀ.
+GemmFp8Args fp8_gemm_args(const MoeFp8Rows& a, const Fp8Weight& w, CUdeviceptr d, int m) {
+  GemmFp8Args g;
+  g.a = a.data;
+  g.a_scales = a.scales;
+  g.a_scale_stride = a.scale_stride;
+  g.b = w.b.ptr();
+  g.b_scales = w.scales.ptr();
+  g.d = d;
+  g.m = m;
+  g.n = w.n;
+  g.k = w.k;
+  return g;
+}
+
 double time_fp8_gemm(BenchTimer& timer, const Fp8Weight& w, int m, int iters, std::mt19937& rng) {
   const std::size_t stride = (static_cast<std::size_t>(m) + 3) / 4 * 4;
   DeviceBuffer a(static_cast<std::size_t>(m) * w.k), sa(w.k / 128 * stride * 4),
@@ -117,26 +133,8 @@ struct Bench {
     moe_route(c, T, idx.ptr(), r);
     moe_dispatch(c, T, x.ptr(), r, xq);
 
-    GemmFp8Args gu;
-    gu.a = xq.data;
-    gu.a_scales = xq.scales;
-    gu.a_scale_stride = xq.scale_stride;
-    gu.b = shared_gate_up->b.ptr();
-    gu.b_scales = shared_gate_up->scales.ptr();
-    gu.d = ws.h();
-    gu.m = T;
-    gu.n = 2 * I;
-    gu.k = H;
-    GemmFp8Args dn;
-    dn.a = aq.data;
-    dn.a_scales = aq.scales;
-    dn.a_scale_stride = aq.scale_stride;
-    dn.b = shared_down->b.ptr();
-    dn.b_scales = shared_down->scales.ptr();
-    dn.d = ws.y();
-    dn.m = T;
-    dn.n = H;
-    dn.k = I;
+    const GemmFp8Args gu = fp8_gemm_args(xq, *shared_gate_up, ws.h(), T);
+    const GemmFp8Args dn = fp8_gemm_args(aq, *shared_down, ws.y(), T);
     const double gu_us = timer.median_ms([&] { gemm_fp8_nt(gu); }, iters) * 1e3;
     const double sw_us = timer.median_ms([&] { moe_swiglu(c, T, ws.h(), r, aq); }, iters) * 1e3;
     const double dn_us = timer.median_ms([&] { gemm_fp8_nt(dn); }, iters) * 1e3;
@@ -162,26 +160,9 @@ struct Bench {
     DeviceBuffer d_table(table.size() * 4), d_lens(lens.size() * 4);
     d_table.upload(table);
     d_lens.upload(lens);
-    const std::size_t qrows = static_cast<std::size_t>(batch) * Dsv3::heads;
-    DeviceBuffer q(qrows * kMlaHeadDim * 2), out(qrows * kMlaValueDim * 2), lse(qrows * 4);
-    q.fill_bytes(0x3c);
-    DeviceBuffer meta(mla_metadata_bytes(batch, mla_num_sm_parts(mc, num_sms)));
-    DeviceBuffer ws(mla_workspace_bytes(mc, batch, num_sms));
-    mla_decode_metadata(mc, batch, d_lens.ptr(), meta.ptr(), meta.bytes(), nullptr);
-    MlaDecodeArgs a;
-    a.batch = batch;
-    a.num_blocks = num_blocks;
-    a.max_blocks_per_seq = per_seq;
-    a.q = q.ptr();
-    a.k_cache = cache.ptr();
-    a.block_table = d_table.ptr();
-    a.cache_seqlens = d_lens.ptr();
-    a.out = out.ptr();
-    a.lse = lse.ptr();
-    a.metadata = meta.ptr();
-    a.metadata_bytes = meta.bytes();
-    a.workspace = ws.ptr();
-    a.workspace_bytes = ws.bytes();
+    const MlaBenchCall call(mc, batch, num_sms,
+                            {cache.ptr(), d_table.ptr(), d_lens.ptr(), num_blocks, per_seq});
+    const MlaDecodeArgs& a = call.args();
     validate(mc, a, num_sms);
     const double mla_us = timer.median_ms([&] { mla_decode(mc, a, nullptr); }, iters) * 1e3;
     return {batch,
