@@ -231,10 +231,10 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
 
   const std::size_t rows = static_cast<std::size_t>(c.num_heads_q) * c.seq_q;
   const std::size_t splits = static_cast<std::size_t>(mla_plan::max_total_splits(parts, a.batch));
-  const CUtensorMap tmap_q = make_tensor_map(query_map(c, a));
+  CUtensorMap tmap_q = make_tensor_map(query_map(c, a));
   // NOTES: the FP8 cache is read with plain bulk copies (656-byte rows are wider than a TMA
   // box), so its kernel never touches the second map.
-  const CUtensorMap tmap_kv =
+  CUtensorMap tmap_kv =
       c.kv_dtype == MlaKvDtype::bf16 ? make_tensor_map(cache_map(c, a)) : CUtensorMap{};
   mla_plan::DecodeParams p{};
   p.k_cache = reinterpret_cast<const void*>(a.k_cache);
@@ -253,7 +253,7 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
 
   const LoadedKernel& split = Runtime::global().load(split_spec(c, dev));
   const LoadedKernel& combine = Runtime::global().load(combine_spec(c, dev));
-  void* split_args[] = {const_cast<CUtensorMap*>(&tmap_q), const_cast<CUtensorMap*>(&tmap_kv), &p};
+  void* split_args[] = {&tmap_q, &tmap_kv, &p};
   void* args[] = {&p};
   LaunchParams lp;
   lp.grid[0] = static_cast<unsigned>(mla_num_m_tiles(c));

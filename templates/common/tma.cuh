@@ -1,6 +1,7 @@
 #pragma once
-// TMA (cp.async.bulk.tensor) and plain bulk-copy (cp.async.bulk) wrappers. Tensor maps are encoded on the host
-// (cuTensorMapEncodeTiled) and passed as `const __grid_constant__ TmaDescriptor` parameters.
+// TMA (cp.async.bulk.tensor) and plain bulk-copy (cp.async.bulk) wrappers. Tensor maps are
+// encoded on the host (cuTensorMapEncodeTiled) and passed as `const __grid_constant__
+// TmaDescriptor` parameters.
 // Coordinates are in elements, innermost dimension first.
 #include "common/types.cuh"
 

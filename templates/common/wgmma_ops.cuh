@@ -1,6 +1,7 @@
 #pragma once
 // wgmma.mma_async instructions, one wrapper per N (multiples of 16 up to 256), operands in
-// shared memory and K-major unless stated, FP32 accumulators d[N/2] in the fragment layout of common/wgmma.cuh.
+// shared memory and K-major unless stated, FP32 accumulators d[N/2] in the fragment layout of
+// common/wgmma.cuh.
 //   WgmmaE4M3<N>::mma  m64nNk32 e4m3 x e4m3
 //   WgmmaBF16<N>::mma  m64nNk16 bf16 x bf16; mma<true> reads B MN-major (transposed), as
 //                      attention's P·V does with V stored token-major

@@ -30,9 +30,25 @@ namespace shapejit::kernels {
 
 namespace mla_detail {
 
-// Descriptor of a 128-byte-swizzled tile; lbo/sbo in bytes (see common/wgmma.cuh).
-__device__ __forceinline__ uint64_t sw128_desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
-  return make_wgmma_desc(addr, WgmmaSwizzle::k128B, lbo, sbo);
+// Zeroes rows [row_begin, row_end) of `blocks` 128-byte-wide column blocks, the first at
+// `first`, each `block_bytes` long; `threads` threads, this one being number t.
+__device__ __forceinline__ void zero_rows(uint32_t first, int block_bytes, int blocks,
+                                          int row_begin, int row_end, int t, int threads) {
+  constexpr int kChunksPerRow = 8;   // 16-byte chunks in a 128-byte row
+  const int chunks_per_block = (row_end - row_begin) * kChunksPerRow;
+  for (int i = t; i < blocks * chunks_per_block; i += threads) {
+    const int blk = i / chunks_per_block;
+    const int row = row_begin + (i % chunks_per_block) / kChunksPerRow;
+    st_shared_v4_u32(first + blk * block_bytes + row * 128 + (i % kChunksPerRow) * 16, 0u, 0u, 0u,
+                     0u);
+  }
+}
+
+// Descriptor of V (B of P V) read MN-major from a KV tile: the 64-column blocks are
+// kKvColBlockBytes apart (LBO), 8-token groups 1 KB apart (SBO).
+template <class Cfg>
+__device__ __forceinline__ uint64_t value_desc(uint32_t addr) {
+  return make_wgmma_desc(addr, WgmmaSwizzle::k128B, Cfg::kKvColBlockBytes, 1024);
 }
 
 // Zeroes rows [valid_rows, BLOCK_N) of value columns [256 wg, 256 wg + 256) of a BF16 KV tile.
@@ -41,14 +57,8 @@ __device__ __forceinline__ uint64_t sw128_desc(uint32_t addr, uint32_t lbo, uint
 template <class Cfg>
 __device__ __forceinline__ void zero_value_tail(uint32_t tile, int valid_rows, int wg, int t) {
   if (valid_rows >= Cfg::BLOCK_N) return;
-  if (valid_rows < 0) valid_rows = 0;
-  constexpr int kChunksPerRow = 4 * 8;   // 4 column blocks x 8 chunks of 16 bytes
-  const int chunks = (Cfg::BLOCK_N - valid_rows) * kChunksPerRow;
-  for (int i = t; i < chunks; i += 128) {
-    const int row = valid_rows + i / kChunksPerRow;
-    const int blk = 4 * wg + (i / 8) % 4;
-    st_shared_v4_u32(tile + blk * Cfg::kKvColBlockBytes + row * 128 + (i % 8) * 16, 0u, 0u, 0u, 0u);
-  }
+  zero_rows(tile + 4 * wg * Cfg::kKvColBlockBytes, Cfg::kKvColBlockBytes, 4,
+            valid_rows < 0 ? 0 : valid_rows, Cfg::BLOCK_N, t, 128);
 }
 
 }  // namespace mla_detail
@@ -95,12 +105,8 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
   }
   if constexpr (Cfg::kQBoxRows < BLOCK_M) {
     // Q rows no TMA box covers (h_q * s_q < 64) are read by the MMAs: keep them zero.
-    constexpr int kChunks = Cfg::kColBlocks * (BLOCK_M - Cfg::kQBoxRows) * 8;
-    for (int i = tid; i < kChunks; i += Cfg::kThreads) {
-      const int blk = i / ((BLOCK_M - Cfg::kQBoxRows) * 8);
-      const int row = Cfg::kQBoxRows + (i / 8) % (BLOCK_M - Cfg::kQBoxRows);
-      st_shared_v4_u32(sQ + blk * Cfg::kQColBlockBytes + row * 128 + (i % 8) * 16, 0u, 0u, 0u, 0u);
-    }
+    zero_rows(sQ, Cfg::kQColBlockBytes, Cfg::kColBlocks, Cfg::kQBoxRows, BLOCK_M, tid,
+              Cfg::kThreads);
     fence_proxy_async_smem();
   }
   __syncthreads();
@@ -177,8 +183,8 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
         for (int kb = 0; kb < 9; ++kb) {
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) {
-            const uint64_t da = sw128_desc(sQ + kb * (BLOCK_M * 128) + kk * 32, 16, 1024);
-            const uint64_t db = sw128_desc(my_tile + kb * Cfg::kKvColBlockBytes + kk * 32, 16, 1024);
+            const uint64_t da = make_kmajor_desc<128>(sQ + kb * (BLOCK_M * 128) + kk * 32);
+            const uint64_t db = make_kmajor_desc<128>(my_tile + kb * Cfg::kKvColBlockBytes + kk * 32);
             WgmmaBF16<32>::mma(da, db, s, kb + kk > 0);
           }
         }
@@ -253,17 +259,15 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
       wgmma_fence();
 #pragma unroll
       for (int ks = 0; ks < 2; ++ks) {
-        const uint64_t da = sw128_desc(sP + ks * 32, 16, 1024);
-        const uint64_t db = sw128_desc(tile_a + wg * 4 * Cfg::kKvColBlockBytes + ks * 16 * 128,
-                                            Cfg::kKvColBlockBytes, 1024);
+        const uint64_t da = make_kmajor_desc<128>(sP + ks * 32);
+        const uint64_t db = value_desc<Cfg>(tile_a + wg * 4 * Cfg::kKvColBlockBytes + ks * 16 * 128);
         WgmmaBF16<256>::mma<true>(da, db, o, true);
       }
       {
 #pragma unroll
         for (int ks = 0; ks < 2; ++ks) {
-          const uint64_t da = sw128_desc(sP + 64 + ks * 32, 16, 1024);
-          const uint64_t db = sw128_desc(tile_b + wg * 4 * Cfg::kKvColBlockBytes + ks * 16 * 128,
-                                              Cfg::kKvColBlockBytes, 1024);
+          const uint64_t da = make_kmajor_desc<128>(sP + 64 + ks * 32);
+          const uint64_t db = value_desc<Cfg>(tile_b + wg * 4 * Cfg::kKvColBlockBytes + ks * 16 * 128);
           WgmmaBF16<256>::mma<true>(da, db, o, true);
         }
       }
