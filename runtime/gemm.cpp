@@ -37,6 +37,16 @@ void require_ptr(const char* op, const char* name, CUdeviceptr p, int align) {
     bad(op, std::string(name) + " pointer must be " + std::to_string(align) + "-byte aligned");
 }
 
+// A, B, D and A's scales go through TMA (16-byte aligned); B's scales are read per element.
+template <class Args>
+void require_fp8_operands(const char* op, const Args& a) {
+  require_ptr(op, "A", a.a, 16);
+  require_ptr(op, "A scales", a.a_scales, 16);
+  require_ptr(op, "B", a.b, 16);
+  require_ptr(op, "B scales", a.b_scales, 4);
+  require_ptr(op, "D", a.d, 16);
+}
+
 void require_shape(const char* op, long long m, long long n, long long k, int k_multiple) {
   if (m < 0) bad(op, "M must be non-negative, got " + std::to_string(m));
   if (n <= 0) bad(op, "N must be positive, got " + std::to_string(n));
@@ -197,11 +207,7 @@ void validate(const GemmFp8Args& a) {
   leading_dim(op, "ldd", a.ldd, a.n, 2);
   scale_stride(op, a.a_scale_stride, a.m);
   if (a.m == 0) return;
-  require_ptr(op, "A", a.a, 16);
-  require_ptr(op, "A scales", a.a_scales, 16);
-  require_ptr(op, "B", a.b, 16);
-  require_ptr(op, "B scales", a.b_scales, 4);
-  require_ptr(op, "D", a.d, 16);
+  require_fp8_operands(op, a);
 }
 
 void validate(const GemmBf16Args& a) {
@@ -231,11 +237,7 @@ void validate(const GemmFp8GroupedContiguousArgs& a) {
                 std::to_string(a.align_m) + " (each group's rows padded to align_m)");
   scale_stride(op, a.a_scale_stride, a.m_sum);
   if (a.m_sum == 0) return;
-  require_ptr(op, "A", a.a, 16);
-  require_ptr(op, "A scales", a.a_scales, 16);
-  require_ptr(op, "B", a.b, 16);
-  require_ptr(op, "B scales", a.b_scales, 4);
-  require_ptr(op, "D", a.d, 16);
+  require_fp8_operands(op, a);
   require_ptr(op, "m_indices", a.m_indices, 4);
 }
 
@@ -247,11 +249,7 @@ void validate(const GemmFp8GroupedMaskedArgs& a) {
   if (a.expected_m < 0) bad(op, "expected_m must be non-negative");
   scale_stride(op, a.a_scale_stride, static_cast<std::int64_t>(a.m_max) * a.num_groups);
   if (a.m_max == 0) return;
-  require_ptr(op, "A", a.a, 16);
-  require_ptr(op, "A scales", a.a_scales, 16);
-  require_ptr(op, "B", a.b, 16);
-  require_ptr(op, "B scales", a.b_scales, 4);
-  require_ptr(op, "D", a.d, 16);
+  require_fp8_operands(op, a);
   require_ptr(op, "masked_m", a.masked_m, 4);
 }
 

@@ -27,22 +27,24 @@ void require_positive_m(const char* op, int m) {
 constexpr CUdeviceptr kAligned = 256;
 
 std::vector<jit::KernelSpec> fp8_specs(const nlohmann::json& s, const DeviceInfo& target) {
+  constexpr const char* op = "gemm_fp8";
   GemmFp8Args a;
-  a.m = field(s, "gemm_fp8", "m");
-  a.n = field(s, "gemm_fp8", "n");
-  a.k = field(s, "gemm_fp8", "k");
-  require_positive_m("gemm_fp8", a.m);
+  a.m = field(s, op, "m");
+  a.n = field(s, op, "n");
+  a.k = field(s, op, "k");
+  require_positive_m(op, a.m);
   a.a = a.a_scales = a.b = a.b_scales = a.d = kAligned;
   validate(a);
   return {gemm_spec(a, target)};
 }
 
 std::vector<jit::KernelSpec> bf16_specs(const nlohmann::json& s, const DeviceInfo& target) {
+  constexpr const char* op = "gemm_bf16";
   GemmBf16Args a;
-  a.m = field(s, "gemm_bf16", "m");
-  a.n = field(s, "gemm_bf16", "n");
-  a.k = field(s, "gemm_bf16", "k");
-  require_positive_m("gemm_bf16", a.m);
+  a.m = field(s, op, "m");
+  a.n = field(s, op, "n");
+  a.k = field(s, op, "k");
+  require_positive_m(op, a.m);
   if (s.contains("out")) {
     const std::string out = s["out"].is_string() ? s["out"].get<std::string>() : "";
     if (out == "f32") a.d_dtype = DType::f32;
@@ -55,26 +57,28 @@ std::vector<jit::KernelSpec> bf16_specs(const nlohmann::json& s, const DeviceInf
 }
 
 std::vector<jit::KernelSpec> contiguous_specs(const nlohmann::json& s, const DeviceInfo& target) {
+  constexpr const char* op = "gemm_fp8_grouped_contiguous";
   GemmFp8GroupedContiguousArgs a;
-  a.m_sum = field(s, "gemm_fp8_grouped_contiguous", "m");
-  a.n = field(s, "gemm_fp8_grouped_contiguous", "n");
-  a.k = field(s, "gemm_fp8_grouped_contiguous", "k");
-  a.num_groups = field(s, "gemm_fp8_grouped_contiguous", "groups");
-  a.align_m = field(s, "gemm_fp8_grouped_contiguous", "align_m", 128);
-  require_positive_m("gemm_fp8_grouped_contiguous", a.m_sum);
+  a.m_sum = field(s, op, "m");
+  a.n = field(s, op, "n");
+  a.k = field(s, op, "k");
+  a.num_groups = field(s, op, "groups");
+  a.align_m = field(s, op, "align_m", 128);
+  require_positive_m(op, a.m_sum);
   a.a = a.a_scales = a.b = a.b_scales = a.d = a.m_indices = kAligned;
   validate(a);
   return {gemm_spec(a, target)};
 }
 
 std::vector<jit::KernelSpec> masked_specs(const nlohmann::json& s, const DeviceInfo& target) {
+  constexpr const char* op = "gemm_fp8_grouped_masked";
   GemmFp8GroupedMaskedArgs a;
-  a.m_max = field(s, "gemm_fp8_grouped_masked", "m");
-  a.n = field(s, "gemm_fp8_grouped_masked", "n");
-  a.k = field(s, "gemm_fp8_grouped_masked", "k");
-  a.num_groups = field(s, "gemm_fp8_grouped_masked", "groups");
-  a.expected_m = field(s, "gemm_fp8_grouped_masked", "expected_m", 0);
-  require_positive_m("gemm_fp8_grouped_masked", a.m_max);
+  a.m_max = field(s, op, "m");
+  a.n = field(s, op, "n");
+  a.k = field(s, op, "k");
+  a.num_groups = field(s, op, "groups");
+  a.expected_m = field(s, op, "expected_m", 0);
+  require_positive_m(op, a.m_max);
   a.a = a.a_scales = a.b = a.b_scales = a.d = a.masked_m = kAligned;
   validate(a);
   return {gemm_spec(a, target)};
