@@ -30,15 +30,18 @@ namespace shapejit::kernels {
 
 namespace mla_detail {
 
-// Zeroes rows [row_begin, row_end) of `blocks` 128-byte-wide column blocks, the first at
+// Zeroes rows [row_begin, row_end) of kBlocks 128-byte-wide column blocks, the first at
 // `first`, each `block_bytes` long; `threads` threads, this one being number t.
-__device__ __forceinline__ void zero_rows(uint32_t first, int block_bytes, int blocks,
-                                          int row_begin, int row_end, int t, int threads) {
+// NOTES: row-major order with kBlocks known, so the index splits by constants; a run-time
+// divisor here made ptxas spill in the math warp groups.
+template <int kBlocks>
+__device__ __forceinline__ void zero_rows(uint32_t first, int block_bytes, int row_begin,
+                                          int row_end, int t, int threads) {
   constexpr int kChunksPerRow = 8;   // 16-byte chunks in a 128-byte row
-  const int chunks_per_block = (row_end - row_begin) * kChunksPerRow;
-  for (int i = t; i < blocks * chunks_per_block; i += threads) {
-    const int blk = i / chunks_per_block;
-    const int row = row_begin + (i % chunks_per_block) / kChunksPerRow;
+  constexpr int kChunksPerRowAllBlocks = kBlocks * kChunksPerRow;
+  for (int i = t; i < (row_end - row_begin) * kChunksPerRowAllBlocks; i += threads) {
+    const int row = row_begin + i / kChunksPerRowAllBlocks;
+    const int blk = (i / kChunksPerRow) % kBlocks;
     st_shared_v4_u32(first + blk * block_bytes + row * 128 + (i % kChunksPerRow) * 16, 0u, 0u, 0u,
                      0u);
   }
@@ -57,8 +60,8 @@ __device__ __forceinline__ uint64_t value_desc(uint32_t addr) {
 template <class Cfg>
 __device__ __forceinline__ void zero_value_tail(uint32_t tile, int valid_rows, int wg, int t) {
   if (valid_rows >= Cfg::BLOCK_N) return;
-  zero_rows(tile + 4 * wg * Cfg::kKvColBlockBytes, Cfg::kKvColBlockBytes, 4,
-            valid_rows < 0 ? 0 : valid_rows, Cfg::BLOCK_N, t, 128);
+  zero_rows<4>(tile + 4 * wg * Cfg::kKvColBlockBytes, Cfg::kKvColBlockBytes,
+               valid_rows < 0 ? 0 : valid_rows, Cfg::BLOCK_N, t, 128);
 }
 
 }  // namespace mla_detail
@@ -105,8 +108,8 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
   }
   if constexpr (Cfg::kQBoxRows < BLOCK_M) {
     // Q rows no TMA box covers (h_q * s_q < 64) are read by the MMAs: keep them zero.
-    zero_rows(sQ, Cfg::kQColBlockBytes, Cfg::kColBlocks, Cfg::kQBoxRows, BLOCK_M, tid,
-              Cfg::kThreads);
+    zero_rows<Cfg::kColBlocks>(sQ, Cfg::kQColBlockBytes, Cfg::kQBoxRows, BLOCK_M, tid,
+                               Cfg::kThreads);
     fence_proxy_async_smem();
   }
   __syncthreads();
