@@ -57,9 +57,11 @@ if command -v compute-sanitizer >/dev/null && [ "${SANITIZE:-1}" = 1 ]; then
   for tool in memcheck racecheck; do
     lim=$(limit 240 "$BENCH_RESERVE_S")
     if [ "$lim" = 0 ]; then echo "compute-sanitizer $tool: skipped (time budget spent)" >>"$summary"; continue; fi
-    timeout "$lim" compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/runtime_tests" \
-      --gtest_filter='*Gpu*' >"$LOG_DIR/sanitizer-$tool.log" 2>&1
-    echo "compute-sanitizer $tool runtime_tests: rc=$? $(grep -E 'ERROR SUMMARY' "$LOG_DIR/sanitizer-$tool.log" | tail -1)" >>"$summary"
+    for bin in runtime_tests quant_tests; do
+      timeout "$lim" compute-sanitizer --tool $tool --error-exitcode 9 "$BIN/$bin" \
+        --gtest_filter='*Gpu*' >"$LOG_DIR/sanitizer-$tool-$bin.log" 2>&1
+      echo "compute-sanitizer $tool $bin: rc=$? $(grep -E 'ERROR SUMMARY' "$LOG_DIR/sanitizer-$tool-$bin.log" | tail -1)" >>"$summary"
+    done
   done
 fi
 

@@ -23,8 +23,9 @@ struct CompileArgs {
 };
 
 void run_compile(const CompileArgs& a) {
-  const jit::KernelSpec spec = jit::KernelSpec::parse(a.spec);
-  jit::find_kernel_template(spec);   // unknown family/kernel: exit 2 before compiling
+  // Unknown kernel, a value its definition does not allow, an unknown arch or option: exit 2
+  // before anything compiles.
+  const jit::KernelSpec spec = jit::resolve_spec(a.spec);
   const bool want_ptx = a.emit == "ptx";
   jit::CompileResult r;
   if (a.in_process) {

@@ -9,9 +9,13 @@ install(TARGETS shapejit shapejit_runtime shapejit_comm shapejit_planner shapeji
         EXPORT shapejitTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-foreach(layer jit cache runtime planner comm)
-  if(EXISTS ${PROJECT_SOURCE_DIR}/${layer}/include/shapejit)
-    install(DIRECTORY ${PROJECT_SOURCE_DIR}/${layer}/include/shapejit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+set(include_roots jit cache runtime planner comm)
+foreach(family IN LISTS SHAPEJIT_FAMILIES)
+  list(APPEND include_roots runtime/${family})
+endforeach()
+foreach(root IN LISTS include_roots)
+  if(EXISTS ${PROJECT_SOURCE_DIR}/${root}/include/shapejit)
+    install(DIRECTORY ${PROJECT_SOURCE_DIR}/${root}/include/shapejit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
   endif()
 endforeach()
 install(EXPORT shapejitTargets NAMESPACE shapejit:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/shapejit)

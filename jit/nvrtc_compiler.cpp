@@ -47,8 +47,10 @@ std::vector<std::string> base_compile_options(const std::string& arch) {
           "--ptxas-options=-v"};
 }
 
-RenderedSource render(const KernelSpec& spec) {
-  const KernelTemplate& t = find_kernel_template(spec);
+RenderedSource render(const KernelSpec& named_or_positional) {
+  const KernelDefinition& t = find_kernel_definition(named_or_positional);
+  // Named arguments render (and key) exactly as their positional form.
+  const KernelSpec spec = t.canonical(named_or_positional);
   RenderedSource r;
   r.source = "// shapejit " + spec.canonical() + "\n#include \"" + std::string(t.header) + "\"\n";
   r.name_expression = "&" + spec.instance_name();

@@ -47,8 +47,7 @@ Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::s
       std::vector<jit::KernelSpec> specs;
       if (entry.contains("spec")) {
         if (!entry["spec"].is_string()) fail(Errc::invalid_argument, "\"spec\" must be a string");
-        specs.push_back(jit::KernelSpec::parse(entry["spec"].get<std::string>()));
-        jit::find_kernel_template(specs.back());
+        specs.push_back(jit::resolve_spec(entry["spec"].get<std::string>()));
       } else if (entry.contains("op")) {
         if (!entry["op"].is_string()) fail(Errc::invalid_argument, "\"op\" must be a string");
         specs = find_op_family(entry["op"].get<std::string>()).specs_for(entry, target);

@@ -2,16 +2,23 @@
 
 #include <set>
 
-#include "ops/op_families.hpp"
 #include "shapejit/error.hpp"
 
 namespace shapejit::runtime {
 
+// Each family folder under runtime/ defines <family>_op_families(); the list of families is
+// SHAPEJIT_FAMILIES in the top-level CMakeLists.txt, written into runtime_families.inc.
+#define SHAPEJIT_FAMILY(name) std::vector<OpFamily> name##_op_families();
+#include "runtime_families.inc"
+#undef SHAPEJIT_FAMILY
+
 std::span<const OpFamily> op_families() {
   static const std::vector<OpFamily> all = [] {
     std::vector<OpFamily> v;
-    for (auto family : {quant_op_families, gemm_op_families, mla_op_families, moe_op_families})
-      for (auto& f : family()) v.push_back(f);
+#define SHAPEJIT_FAMILY(name) \
+    for (auto& f : name##_op_families()) v.push_back(f);
+#include "runtime_families.inc"
+#undef SHAPEJIT_FAMILY
     return v;
   }();
   return all;

@@ -1,19 +1,34 @@
-#include "family_catalogs.hpp"
+#include "shapejit/jit/kernel_definition.hpp"
 
 namespace shapejit::jit {
 
-// The MoE family (templates/moe/): routing layout (two steps), dispatch with FP8 quantization,
-// SwiGLU with FP8 quantization, and combine. The grouped GEMMs belong to the gemm family.
-std::vector<KernelTemplate> moe_kernel_templates() {
-  return {
-      {"moe", "moe_route_count", "moe/route_count.cuh",
-       {"NUM_EXPERTS", "TOP_K", "TOKENS_PER_BLOCK"}},
-      {"moe", "moe_route_layout", "moe/route_layout.cuh",
-       {"NUM_EXPERTS", "TOP_K", "TOKENS_PER_BLOCK", "ALIGN_M", "MASKED"}},
-      {"moe", "moe_dispatch_fp8", "moe/dispatch_fp8.cuh", {"HIDDEN", "TOP_K", "SCALE_MN_MAJOR"}},
-      {"moe", "moe_swiglu_fp8", "moe/swiglu_fp8.cuh", {"INTERMEDIATE", "SCALE_MN_MAJOR"}},
-      {"moe", "moe_combine", "moe/combine.cuh", {"HIDDEN", "TOP_K"}},
-  };
+// The MoE family (templates/moe/): routing layout (two steps), dispatch with FP8
+// quantization, SwiGLU with FP8 quantization, and combine. The grouped GEMMs belong to gemm.
+std::vector<KernelDefinition> moe_kernel_definitions() {
+  const KernelParam experts = int_param("NUM_EXPERTS", 1, 1024, 1, "experts on this rank");
+  const KernelParam top_k = int_param("TOP_K", 1, 64, 1, "experts per token");
+  const KernelParam tokens = int_param("TOKENS_PER_BLOCK", 1, 1 << 20, 1, "tokens per routing block");
+  // One thread per 16 elements, at most 1024 threads.
+  const KernelParam hidden = int_param("HIDDEN", 512, 16384, 512, "model width");
+  const KernelParam mn_major = bool_param("SCALE_MN_MAJOR", "scales M-major (what the GEMMs read)");
+  KernelDefinition count{.family = "moe", .kernel = "moe_route_count", .header = "moe/route_count.cuh",
+      .summary = "counts routed entries per expert and block"};
+  count.params = {experts, top_k, tokens};
+  KernelDefinition layout{.family = "moe", .kernel = "moe_route_layout", .header = "moe/route_layout.cuh",
+      .summary = "expert-major row of every routed entry"};
+  layout.params = {experts, top_k, tokens,
+                   int_param("ALIGN_M", 1, 1024, 1, "rows each expert's block is aligned to"),
+                   bool_param("MASKED", "masked layout (one M_max slab per expert)")};
+  KernelDefinition dispatch{.family = "moe", .kernel = "moe_dispatch_fp8", .header = "moe/dispatch_fp8.cuh",
+      .summary = "copies each token to its expert rows, quantized to FP8 1x128"};
+  dispatch.params = {hidden, top_k, mn_major};
+  KernelDefinition swiglu{.family = "moe", .kernel = "moe_swiglu_fp8", .header = "moe/swiglu_fp8.cuh",
+      .summary = "SiLU(gate) * up, quantized to FP8 1x128"};
+  swiglu.params = {int_param("INTERMEDIATE", 512, 16384, 512, "expert intermediate width"), mn_major};
+  KernelDefinition combine{.family = "moe", .kernel = "moe_combine", .header = "moe/combine.cuh",
+      .summary = "weighted FP32 sum of each token's expert rows"};
+  combine.params = {hidden, top_k};
+  return {count, layout, dispatch, swiglu, combine};
 }
 
 }  // namespace shapejit::jit

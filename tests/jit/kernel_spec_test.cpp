@@ -47,7 +47,7 @@ TEST(KernelSpec, MalformedTextIsRejectedWithTheReason) {
 TEST(KernelCatalog, UnknownFamilyKernelAndArityAreNamed) {
   auto message = [](const char* text) {
     try {
-      shapejit::jit::find_kernel_template(KernelSpec::parse(text));
+      shapejit::jit::find_kernel_definition(KernelSpec::parse(text));
     } catch (const Error& e) {
       return std::string(e.what());
     }

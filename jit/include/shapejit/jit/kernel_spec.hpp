@@ -5,8 +5,13 @@
 //
 // e.g. "quant/per_token_group_quant<7168,128>@sm_90a". The kernel is a __global__ function
 // template in namespace shapejit::kernels declared by the family's header; the arguments are
-// its template arguments, in order (integers, true/false, or type names).
+// its template arguments, in order (integers, true/false, or type names), or all named
+// (NAME=value, any order) where a person writes the spec; the kernel's definition
+// (kernel_definition.hpp) turns named arguments into the canonical positional form.
+// The arch must be a known target and the options come from an allow-list: a spec is data
+// (manifests travel between machines) and must not make NVRTC read or write host files.
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace shapejit::jit {
@@ -27,6 +32,12 @@ struct KernelSpec {
 
   bool operator==(const KernelSpec&) const = default;
 };
+
+// Targets and NVRTC options a spec may carry (see kernel_spec.cpp for why). check_arch throws
+// Error(invalid_argument) naming the known targets.
+bool is_known_arch(std::string_view arch);
+void check_arch(const std::string& arch);
+bool is_allowed_option(std::string_view option);
 
 // Helpers for building argument lists.
 std::string spec_arg(long long value);

@@ -1,4 +1,4 @@
-#include "op_families.hpp"
+#include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/quant.hpp"
 

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "shapejit/error.hpp"
+#include "shapejit/jit/kernel_catalog.hpp"
 
 namespace shapejit::runtime {
 namespace {
@@ -73,10 +74,14 @@ std::vector<int> gemm_m_bucket_bounds() {
   return v;
 }
 
+const jit::KernelDefinition& gemm_definition(GemmKind kind) {
+  return jit::find_kernel_definition(
+      "gemm", kind == GemmKind::fp8_1d2d ? "sm90_fp8_gemm_1d2d" : "sm90_bf16_gemm");
+}
+
 std::vector<int> gemm_block_n_candidates(GemmKind kind) {
   std::vector<int> v;
-  const int max_n = kind == GemmKind::fp8_1d2d ? 160 : 256;
-  for (int n = 16; n <= max_n; n += 16) v.push_back(n);
+  for (long long n : gemm_definition(kind).find("BLOCK_N")->values()) v.push_back(static_cast<int>(n));
   return v;
 }
 
@@ -192,29 +197,18 @@ bool gemm_config_valid(const GemmProblem& p, const GemmConfig& c, const DeviceIn
   };
   const int smem_limit = dev.max_smem_per_block_optin > 0 ? dev.max_smem_per_block_optin : 232448;
   const int block_k = p.kind == GemmKind::fp8_1d2d ? 128 : 64;
-  if (c.block_m != 64 && c.block_m != 128) return no("BLOCK_M must be 64 or 128");
-  const auto ns = gemm_block_n_candidates(p.kind);
-  if (std::find(ns.begin(), ns.end(), c.block_n) == ns.end())
-    return no("BLOCK_N " + std::to_string(c.block_n) + " is not a multiple of 16 in [16, " +
-              std::to_string(ns.back()) + "]");
+  // The kernel's own rules (tile, stages, multicast, swizzle, grid) come from its definition.
+  try {
+    gemm_kernel_spec(p, c, dev);
+  } catch (const Error& e) {
+    return no(e.what());
+  }
   if (c.block_k != block_k) return no("BLOCK_K must be " + std::to_string(block_k));
-  if (p.k % block_k != 0) return no("K must be a multiple of " + std::to_string(block_k));
-  if (c.num_stages < 1 || c.num_stages > kMaxStages) return no("stages must be 1..12");
   const int smem = gemm_smem_bytes(p.kind, c.block_m, c.block_n, c.num_stages, p.out_fp32);
   if (c.smem_bytes != smem) return no("smem_bytes does not match the tile and stages");
   if (smem > smem_limit)
     return no("needs " + std::to_string(smem) + " B of shared memory, the device allows " +
               std::to_string(smem_limit));
-  if (c.num_multicast != 1 && c.num_multicast != 2) return no("multicast must be 1 or 2");
-  if (c.num_sms < 1 || c.num_sms % c.num_multicast != 0)
-    return no("the grid must be a positive whole number of clusters");
-  if (c.num_multicast == 2 && !c.multicast_on_a && p.layout == GemmLayout::grouped_contiguous)
-    return no("contiguous groups cannot share B across a pair of M blocks");
-  const int ob = out_bytes(p);
-  if (c.swizzle_d_bytes != 32 && c.swizzle_d_bytes != 64 && c.swizzle_d_bytes != 128)
-    return no("output swizzle must be 32, 64 or 128 bytes");
-  if ((c.block_n * ob) % c.swizzle_d_bytes != 0)
-    return no("BLOCK_N is not a whole number of output swizzle chunks");
   if (p.layout == GemmLayout::grouped_contiguous && p.align_m % c.block_m != 0)
     return no("contiguous groups are aligned to " + std::to_string(p.align_m) +
               " rows, which BLOCK_M must divide");
@@ -223,29 +217,23 @@ bool gemm_config_valid(const GemmProblem& p, const GemmConfig& c, const DeviceIn
 
 jit::KernelSpec gemm_kernel_spec(const GemmProblem& p, const GemmConfig& c, const DeviceInfo& dev,
                                  int fixed_m) {
-  using jit::spec_arg;
-  jit::KernelSpec s;
-  s.family = "gemm";
-  s.arch = dev.arch.empty() ? "sm_90a" : dev.arch;
-  s.args = {spec_arg(static_cast<long long>(fixed_m)), spec_arg(static_cast<long long>(p.n)),
-            spec_arg(static_cast<long long>(p.k)), spec_arg(static_cast<long long>(c.block_m)),
-            spec_arg(static_cast<long long>(c.block_n)),
-            spec_arg(static_cast<long long>(c.num_stages)),
-            spec_arg(static_cast<long long>(c.num_multicast)), spec_arg(c.multicast_on_a),
-            spec_arg(static_cast<long long>(c.swizzle_d_bytes)),
-            spec_arg(static_cast<long long>(c.num_sms))};
+  jit::NamedValues v = {{"SHAPE_M", fixed_m},
+                        {"SHAPE_N", p.n},
+                        {"SHAPE_K", p.k},
+                        {"BLOCK_M", c.block_m},
+                        {"BLOCK_N", c.block_n},
+                        {"kNumStages", c.num_stages},
+                        {"kNumMulticast", c.num_multicast},
+                        {"kMulticastOnA", c.multicast_on_a},
+                        {"kSwizzleDBytes", c.swizzle_d_bytes},
+                        {"NUM_SMS", c.num_sms}};
   if (p.kind == GemmKind::fp8_1d2d) {
-    s.kernel = "sm90_fp8_gemm_1d2d";
-    const int type = p.layout == GemmLayout::normal ? 0
-                     : p.layout == GemmLayout::grouped_contiguous ? 1 : 2;
-    s.args.push_back(spec_arg(static_cast<long long>(type)));
-    s.args.push_back(spec_arg(
-        static_cast<long long>(p.layout == GemmLayout::grouped_masked ? p.num_groups : 1)));
+    v.emplace_back("kGemmType", static_cast<long long>(p.layout));
+    v.emplace_back("kNumGroups", p.layout == GemmLayout::grouped_masked ? p.num_groups : 1);
   } else {
-    s.kernel = "sm90_bf16_gemm";
-    s.args.push_back(spec_arg(p.out_fp32));
+    v.emplace_back("kOutFP32", p.out_fp32);
   }
-  return s;
+  return gemm_definition(p.kind).spec(v, dev.arch.empty() ? "sm_90a" : dev.arch);
 }
 
 }  // namespace shapejit::runtime

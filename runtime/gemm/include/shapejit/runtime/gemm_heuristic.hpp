@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "shapejit/jit/kernel_definition.hpp"
 #include "shapejit/jit/kernel_spec.hpp"
 #include "shapejit/runtime/device.hpp"
 
@@ -45,6 +46,9 @@ struct GemmConfig {
 int gemm_m_bucket(int m);
 // Every bucket upper end up to 16384, ascending.
 std::vector<int> gemm_m_bucket_bounds();
+
+// The kernel definition of a GEMM kind (parameters, allowed values, rules).
+const jit::KernelDefinition& gemm_definition(GemmKind kind);
 
 // BLOCK_N values the heuristic considers for a kind (FP8 stops at 160: the two-level
 // accumulation keeps two BLOCK_N/2 register tiles per thread).

@@ -1,3 +1,4 @@
+#include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/quant.hpp"
 
 #include <algorithm>
@@ -63,13 +64,8 @@ void validate(const QuantFp8Args& a) {
 }
 
 jit::KernelSpec quant_fp8_spec(int k, int group_size, const std::string& arch) {
-  jit::KernelSpec spec;
-  spec.family = "quant";
-  spec.kernel = "per_token_group_quant";
-  spec.args = {jit::spec_arg(static_cast<long long>(k)), jit::spec_arg(static_cast<long long>(group_size)),
-               jit::spec_arg(static_cast<long long>(kThreads))};
-  spec.arch = arch;
-  return spec;
+  return jit::find_kernel_definition("quant", "per_token_group_quant")
+      .spec({{"K", k}, {"GROUP_SIZE", group_size}, {"THREADS", kThreads}}, arch);
 }
 
 void quantize_fp8_per_token_group(const QuantFp8Args& a, CUstream stream, Runtime& runtime) {

@@ -6,6 +6,7 @@
 #include "mla/decode_params.cuh"
 #include "mla/decode_schedule.cuh"
 #include "shapejit/error.hpp"
+#include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/mla.hpp"
 #include "shapejit/runtime/runtime.hpp"
 #include "shapejit/runtime/tensor_map.hpp"
@@ -64,33 +65,28 @@ const DeviceInfo& hopper_device() {
   return dev;
 }
 
-jit::KernelSpec spec_of(std::string kernel, std::vector<std::string> args, const DeviceInfo& t) {
-  jit::KernelSpec s;
-  s.family = "mla";
-  s.kernel = std::move(kernel);
-  s.args = std::move(args);
-  s.arch = t.arch.empty() ? "sm_90a" : t.arch;
-  return s;
+jit::KernelSpec spec_of(std::string_view kernel, const jit::NamedValues& values,
+                        const DeviceInfo& t) {
+  return jit::find_kernel_definition("mla", kernel).spec(values, t.arch.empty() ? "sm_90a" : t.arch);
 }
 
 jit::KernelSpec schedule_spec(const MlaConfig& c, const DeviceInfo& t) {
-  return spec_of("mla_decode_metadata",
-                 {jit::spec_arg(static_cast<long long>(mla_num_sm_parts(c, t.num_sms)))}, t);
+  return spec_of("mla_decode_metadata", {{"NUM_SM_PARTS", mla_num_sm_parts(c, t.num_sms)}}, t);
 }
 jit::KernelSpec split_spec(const MlaConfig& c, const DeviceInfo& t) {
   return spec_of("mla_decode_split",
-                 {jit::spec_arg(static_cast<long long>(c.num_heads_q)),
-                  jit::spec_arg(static_cast<long long>(c.seq_q)),
-                  jit::spec_arg(static_cast<long long>(c.page_size)),
-                  jit::spec_arg(c.kv_dtype == MlaKvDtype::fp8_e4m3),
-                  jit::spec_arg(static_cast<long long>(t.num_sms))},
+                 {{"H_Q", c.num_heads_q},
+                  {"S_Q", c.seq_q},
+                  {"PAGE_SIZE", c.page_size},
+                  {"KV_FP8", c.kv_dtype == MlaKvDtype::fp8_e4m3},
+                  {"NUM_SMS", t.num_sms}},
                  t);
 }
 jit::KernelSpec combine_spec(const MlaConfig& c, const DeviceInfo& t) {
   return spec_of("mla_decode_combine",
-                 {jit::spec_arg(static_cast<long long>(c.num_heads_q)),
-                  jit::spec_arg(static_cast<long long>(c.seq_q)),
-                  jit::spec_arg(static_cast<long long>(mla_num_sm_parts(c, t.num_sms)))},
+                 {{"H_Q", c.num_heads_q},
+                  {"S_Q", c.seq_q},
+                  {"NUM_SM_PARTS", mla_num_sm_parts(c, t.num_sms)}},
                  t);
 }
 

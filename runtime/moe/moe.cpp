@@ -1,4 +1,5 @@
 // MoE layer front end: argument checks, kernel specs and launches of the MoE-family kernels.
+#include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/moe.hpp"
 
 #include <string>
@@ -12,44 +13,39 @@ namespace shapejit::runtime {
 namespace {
 
 using jit::KernelSpec;
-using jit::spec_arg;
 
-KernelSpec moe_spec(const DeviceInfo& target, std::string kernel, std::vector<std::string> args) {
-  KernelSpec s;
-  s.family = "moe";
-  s.kernel = std::move(kernel);
-  s.args = std::move(args);
-  s.arch = target.arch.empty() ? "sm_90a" : target.arch;
-  return s;
+KernelSpec moe_spec(const DeviceInfo& target, std::string_view kernel, const jit::NamedValues& values) {
+  return jit::find_kernel_definition("moe", kernel)
+      .spec(values, target.arch.empty() ? "sm_90a" : target.arch);
 }
 
 KernelSpec route_count_spec(const MoeConfig& c, const DeviceInfo& t) {
   return moe_spec(t, "moe_route_count",
-                  {spec_arg(static_cast<long long>(c.num_experts)), spec_arg(static_cast<long long>(c.top_k)),
-                   spec_arg(static_cast<long long>(moe_tokens_per_block(c)))});
+                  {{"NUM_EXPERTS", c.num_experts}, {"TOP_K", c.top_k},
+                   {"TOKENS_PER_BLOCK", moe_tokens_per_block(c)}});
 }
 
 KernelSpec route_layout_spec(const MoeConfig& c, const DeviceInfo& t) {
   const bool masked = c.layout == MoeLayout::masked;
   return moe_spec(t, "moe_route_layout",
-                  {spec_arg(static_cast<long long>(c.num_experts)), spec_arg(static_cast<long long>(c.top_k)),
-                   spec_arg(static_cast<long long>(moe_tokens_per_block(c))),
-                   spec_arg(static_cast<long long>(masked ? 1 : c.align_m)), spec_arg(masked)});
+                  {{"NUM_EXPERTS", c.num_experts},
+                   {"TOP_K", c.top_k},
+                   {"TOKENS_PER_BLOCK", moe_tokens_per_block(c)},
+                   {"ALIGN_M", masked ? 1 : c.align_m},
+                   {"MASKED", masked}});
 }
 
 KernelSpec dispatch_spec(const MoeConfig& c, const DeviceInfo& t) {
   return moe_spec(t, "moe_dispatch_fp8",
-                  {spec_arg(static_cast<long long>(c.hidden)), spec_arg(static_cast<long long>(c.top_k)),
-                   spec_arg(true)});
+                  {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}, {"SCALE_MN_MAJOR", true}});
 }
 
 KernelSpec swiglu_spec(const MoeConfig& c, const DeviceInfo& t) {
-  return moe_spec(t, "moe_swiglu_fp8", {spec_arg(static_cast<long long>(c.intermediate)), spec_arg(true)});
+  return moe_spec(t, "moe_swiglu_fp8", {{"INTERMEDIATE", c.intermediate}, {"SCALE_MN_MAJOR", true}});
 }
 
 KernelSpec combine_spec(const MoeConfig& c, const DeviceInfo& t) {
-  return moe_spec(t, "moe_combine",
-                  {spec_arg(static_cast<long long>(c.hidden)), spec_arg(static_cast<long long>(c.top_k))});
+  return moe_spec(t, "moe_combine", {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}});
 }
 
 template <typename... Args>

@@ -1,6 +1,6 @@
 // GEMM operators: manifest shape → the exact specs a call of that shape loads (same functions
 // as the runtime front ends in gemm.cpp), and the DeepSeek-V3 GEMM shapes.
-#include "op_families.hpp"
+#include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/gemm.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"

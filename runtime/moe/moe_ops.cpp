@@ -1,6 +1,6 @@
 #include <string>
 
-#include "op_families.hpp"
+#include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/moe.hpp"
 
