@@ -42,9 +42,12 @@ int capture_int(const std::string& text, const std::regex& re) {
 std::vector<std::string> base_compile_options(const std::string& arch) {
   // NOTES: kernels include only the embedded templates, so -minimal (no texture/surface or
   // device-runtime declarations) is safe and trims front-end time; -v makes ptxas report the
-  // resources that tests and `shapejit compile --emit log` check.
+  // resources that tests and `shapejit compile --emit log` check. A fixed --frandom-seed makes
+  // the module id in internal-linkage symbol names a constant instead of one derived from the
+  // process id, so a spec compiles to the same cubin bytes in every process (the proven-kernel
+  // ledger, bench/proven-kernels.tsv, compares cubin hashes).
   return {"--gpu-architecture=" + arch, "-std=c++17", "-default-device", "-minimal", "-DNDEBUG",
-          "--ptxas-options=-v"};
+          "--ptxas-options=-v", "--frandom-seed=0"};
 }
 
 RenderedSource render(const KernelSpec& named_or_positional) {
