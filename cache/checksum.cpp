@@ -32,8 +32,23 @@ class Hasher {
 }  // namespace
 
 std::string record_checksum(const KernelRecord& r) {
-  // NOTES: this byte layout is part of the stored format (schema versions 1 and 2); changing it
-  // makes every stored kernel read as corrupt.
+  // NOTES: this byte layout is part of the stored format (schema version 3); changing it makes
+  // every stored kernel read as corrupt. Identity comes first and every field is length-prefixed,
+  // so a row whose cubin was copied from another kernel (or whose key or spec was edited) fails.
+  Hasher h;
+  const std::string version = "shapejit-kernel-v3";
+  for (const std::string* part : {&version, &r.key, &r.spec, &r.family, &r.arch, &r.lowered_name})
+    h.add_sized(*part);
+  const std::uint64_t cubin_size = r.cubin.size();
+  h.add(&cubin_size, sizeof cubin_size);
+  h.add(r.cubin.data(), r.cubin.size());
+  h.add_sized(r.ptx);
+  h.add_sized(r.log);
+  return h.hex();
+}
+
+std::string content_checksum_v2(const KernelRecord& r) {
+  // The layout of schema versions 1 and 2: content only.
   Hasher h;
   h.add(r.cubin.data(), r.cubin.size());
   const std::uint64_t sizes[3] = {r.cubin.size(), r.ptx.size(), r.log.size()};

@@ -7,6 +7,7 @@
 #include "schema.hpp"
 #include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/error.hpp"
+#include "shapejit/jit/compile_key.hpp"
 #include "store_state.hpp"
 #include "tuning_rows.hpp"
 
@@ -34,6 +35,26 @@ class TempFile {
  private:
   fs::path path_;
 };
+
+// The key a lookup would compute for this spec text; empty when this build cannot parse it.
+std::string key_of_spec(const StoreOptions& options, const std::string& spec) {
+  if (options.key_of_spec) return options.key_of_spec(spec);
+  try {
+    return jit::compile_key(jit::KernelSpec::parse(spec));
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+// A file that is not SQLite is bad input, like a SQLite file that is not an export.
+SchemaState read_artifact_schema(sqlite3* db, const fs::path& file) {
+  try {
+    return inspect_schema(db);
+  } catch (const SqliteError& e) {
+    if (e.primary() != SQLITE_NOTADB) throw;
+    fail(Errc::invalid_argument, "cannot import " + file.string() + ": not a shapejit cache export (not a SQLite file)");
+  }
+}
 
 struct ArtifactContents {
   std::vector<KernelRecord> kernels;   // verified
@@ -110,13 +131,20 @@ ImportResult KernelStore::import_from(const fs::path& file) {
   try {
     DbHandle art = open_database(file.string(), SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
     sqlite3_busy_timeout(art.get(), m.options.busy_timeout_ms);
-    const SchemaState state = inspect_schema(art.get());
+    const SchemaState state = read_artifact_schema(art.get(), file);
     if (state.foreign || state.version == 0)
       fail(Errc::invalid_argument, "cannot import " + file.string() + ": not a shapejit cache export" +
                                        (state.detail.empty() ? "" : " (" + state.detail + ")"));
     if (state.too_new)
       fail(Errc::unsupported, "cannot import " + file.string() + ": schema version " + std::to_string(state.version) +
                                   " is newer than this shapejit's " + std::to_string(kSchemaVersion));
+    // NOTES: before version 3 a checksum covered only a kernel's content, so a cubin moved into
+    // another kernel's row still verified; such a file cannot be checked.
+    if (state.version < 3)
+      fail(Errc::unsupported, "cannot import " + file.string() + ": written with cache schema version " +
+                                  std::to_string(state.version) +
+                                  ", whose checksums do not bind a kernel to its key and spec; export it "
+                                  "again with this shapejit");
     Statement s(art.get(), std::string("SELECT ") + detail::kKernelColumns + " FROM kernels ORDER BY key");
     while (s.step()) {
       KernelRecord r = detail::read_kernel(s, true);
@@ -124,6 +152,15 @@ ImportResult KernelStore::import_from(const fs::path& file) {
         ++result.corrupt;
         m.report_corrupt("import: entry " + r.key + " (" + r.spec + ") in " + file.string() +
                          " failed its checksum; skipped");
+        continue;
+      }
+      // The key is what a lookup computes from the spec; a row under another key would either
+      // never be found or, worse, be found for a different kernel.
+      if (key_of_spec(m.options, r.spec) != r.key) {
+        ++result.wrong_key;
+        m.report_corrupt("import: entry " + r.key + " (" + r.spec + ") in " + file.string() +
+                         " is not this build's key for its spec (another shapejit or NVRTC, or an altered "
+                         "row); skipped");
         continue;
       }
       in.kernels.push_back(std::move(r));

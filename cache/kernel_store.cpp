@@ -65,6 +65,11 @@ std::string KernelStore::bypass_reason() const {
 
 const fs::path& KernelStore::path() const { return impl_->path; }
 
+bool KernelStore::damaged() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->damaged;
+}
+
 std::string KernelStore::status() const {
   const StoreState& m = *impl_;
   std::lock_guard lock(m.mutex);
@@ -185,6 +190,15 @@ bool KernelStore::erase(const std::string& key) {
   return erased;
 }
 
+std::optional<CompileLease> KernelStore::lease(const std::string& key, std::chrono::milliseconds max_wait) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->db || !impl_->writable) return std::nullopt;
+  }
+  // Waiting happens outside the store's mutex: other threads' gets and puts go on meanwhile.
+  return acquire_compile_lease(impl_->path, key, max_wait);
+}
+
 std::vector<KernelRecord> KernelStore::list(const std::string& family, const std::string& arch) {
   StoreState& m = *impl_;
   std::lock_guard lock(m.mutex);
@@ -217,9 +231,11 @@ std::vector<std::string> KernelStore::verify(bool repair) {
   sqlite3* db = repair ? m.require_writable("repair the cache") : m.require_file("verify the cache");
   try {
     const std::string structure = query_text(db, "PRAGMA quick_check");
-    if (structure != "ok")
+    if (structure != "ok") {
+      m.damaged = true;
       fail(Errc::cache, "kernel cache " + m.path.string() + " is damaged beyond single entries (" + structure +
-                            "); export what is readable or clear it");
+                            "); it cannot be repaired in place");
+    }
     Statement s(db, std::string("SELECT ") + detail::kKernelColumns + " FROM kernels ORDER BY key");
     while (s.step()) {
       const KernelRecord r = detail::read_kernel(s, true);

@@ -1,5 +1,9 @@
 #include "schema.hpp"
 
+#include <utility>
+#include <vector>
+
+#include "kernel_rows.hpp"
 #include "shapejit/cache/kernel_store.hpp"
 #include "sqlite_handles.hpp"
 
@@ -40,14 +44,38 @@ CREATE TABLE profiles (name TEXT PRIMARY KEY, json TEXT NOT NULL, created INTEGE
 
 // Version 1 → 2: version 1 files carry no application id, name the tuning family column
 // `family` and lack the lookup indexes.
-constexpr const char* kMigrate1To2 = R"sql(
+void migrate_1_to_2(sqlite3* db) {
+  exec(db, R"sql(
 ALTER TABLE tuning_records RENAME COLUMN family TO spec_family;
 CREATE INDEX IF NOT EXISTS kernels_family ON kernels (family, arch);
 CREATE INDEX IF NOT EXISTS tuning_lookup ON tuning_records (spec_family, device, shape_json);
-)sql";
+)sql");
+}
+
+// Version 2 → 3: the checksum now binds each kernel's content to its key, spec, family, arch and
+// lowered name. Rows whose content still matches their old checksum are re-verified and given
+// the new one; rows that do not are left as they are, so verify reports them and a read removes
+// them (they were already corrupt). Nothing else changes.
+void migrate_2_to_3(sqlite3* db) {
+  std::vector<std::pair<std::string, std::string>> rechecked;   // key, new checksum
+  {
+    Statement s(db, std::string("SELECT ") + detail::kKernelColumns + " FROM kernels");
+    while (s.step()) {
+      const KernelRecord r = detail::read_kernel(s, true);
+      if (content_checksum_v2(r) == s.text(detail::kChecksumColumn)) rechecked.emplace_back(r.key, record_checksum(r));
+    }
+  }
+  Statement update(db, "UPDATE kernels SET checksum = ?1 WHERE key = ?2");
+  for (const auto& [key, checksum] : rechecked) {
+    update.bind(1, checksum).bind(2, key);
+    update.step();
+    update.reset();
+  }
+}
 
 // Migrations indexed by the version they start from.
-constexpr const char* kMigrations[] = {nullptr, kMigrate1To2};
+using Migration = void (*)(sqlite3*);
+constexpr Migration kMigrations[] = {nullptr, migrate_1_to_2, migrate_2_to_3};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 // Version 1 predates the application id; recognize it by its kernels table.
@@ -117,7 +145,7 @@ SchemaState prepare_schema(sqlite3* db, bool read_only) {
   if (state.version == 0) {
     exec(db, kCreateCurrent);
   } else {
-    for (int v = state.version; v < kSchemaVersion; ++v) exec(db, kMigrations[v]);
+    for (int v = state.version; v < kSchemaVersion; ++v) kMigrations[v](db);
   }
   stamp(db);
   tx.commit();

@@ -53,6 +53,8 @@ bool Statement::step() {
   raise(db_, rc);
 }
 
+void Statement::reset() { sqlite3_reset(stmt_); }
+
 std::int64_t Statement::integer(int c) const { return sqlite3_column_int64(stmt_, c); }
 double Statement::real(int c) const { return sqlite3_column_double(stmt_, c); }
 std::string Statement::text(int c) const {

@@ -40,6 +40,7 @@ class Statement {
   Statement& bind_blob(int index, const void* data, std::size_t size);
 
   bool step();   // true: a row is ready; false: done. Throws SqliteError.
+  void reset();  // ready to step again; bindings are kept until rebound
   std::int64_t integer(int column) const;
   double real(int column) const;
   std::string text(int column) const;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 
 #include "schema.hpp"
@@ -102,6 +103,7 @@ void StoreState::stop_using_file(const Diagnosis& why) {
 }
 
 void StoreState::degrade(const SqliteError& e, bool during_write) {
+  note_damage(e);
   const Diagnosis why = diagnose(e);
   switch (e.primary()) {
     case SQLITE_BUSY:
@@ -119,27 +121,70 @@ void StoreState::degrade(const SqliteError& e, bool during_write) {
   stop_using_file(why);
 }
 
+namespace {
+
+// SQLite URI for a read-only open. immutable=1 reads without the -shm/-wal files a WAL database
+// otherwise needs, which read-only storage cannot hold; it assumes nobody writes meanwhile, so it
+// is only the fallback (checksums still stand between a torn read and a wrong kernel).
+std::string read_only_uri(const fs::path& path, bool immutable) {
+  std::string uri = "file:";
+  for (const char c : fs::absolute(path).string()) {
+    if (c == '%' || c == '?' || c == '#') {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+      uri += hex;
+    } else {
+      uri += c;
+    }
+  }
+  return uri + (immutable ? "?immutable=1" : "?mode=ro");
+}
+
+}  // namespace
+
 void StoreState::open() {
   const fs::path dir = directory_of(path);
   std::error_code ec;
+  const bool exists = fs::exists(path, ec);
+  // SQLite would put its journal beside whatever the path points at (/dev/null-journal).
+  if (exists && !fs::is_regular_file(path, ec)) {
+    stop_using_file({kReasonCannotOpen, path.string() + " is not a regular file"});
+    return;
+  }
+  if (!exists && !options.create) {
+    stop_using_file({kReasonMissing, "no kernel cache at " + path.string()});
+    return;
+  }
   fs::create_directories(dir, ec);
   if (ec && !fs::is_directory(dir)) {
     stop_using_file({kReasonCannotOpen, "cannot create directory " + dir.string() + ": " + ec.message()});
     return;
   }
   const bool dir_ok = directory_writable(path);
-  const bool exists = fs::exists(path, ec);
   if (!exists && !dir_ok) {
     stop_using_file({kReasonReadOnly, "directory " + dir.string() + " is not writable; cannot create the database"});
     return;
   }
   try {
-    // An unwritable directory: SQLite cannot create its journal, so only read.
-    db = open_database(path.string(), dir_ok ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-                                             : SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
-    sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
-    const bool read_only = !dir_ok || sqlite3_db_readonly(db.get(), "main") == 1;
-    const SchemaState state = prepare_schema(db.get(), read_only);
+    SchemaState state;
+    bool read_only = !dir_ok;
+    if (dir_ok) {
+      db = open_database(path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+      sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
+      read_only = sqlite3_db_readonly(db.get(), "main") == 1;
+      state = prepare_schema(db.get(), read_only);
+    } else {
+      // An unwritable directory: SQLite cannot create a journal or a WAL index there, so only read.
+      try {
+        db = open_database(read_only_uri(path, false), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
+        sqlite3_busy_timeout(db.get(), options.busy_timeout_ms);
+        state = prepare_schema(db.get(), true);
+      } catch (const SqliteError& e) {
+        if (e.primary() == SQLITE_NOTADB || e.primary() == SQLITE_CORRUPT) throw;
+        db = open_database(read_only_uri(path, true), SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
+        state = prepare_schema(db.get(), true);
+      }
+    }
     schema_version = state.version;
     if (state.too_new) {
       stop_using_file({kReasonSchemaTooNew, "schema version " + std::to_string(state.version) +
@@ -182,8 +227,13 @@ void StoreState::open() {
     if (journal_mode == "wal") exec(db.get(), "PRAGMA synchronous = NORMAL");
     writable = true;
   } catch (const SqliteError& e) {
+    note_damage(e);
     stop_using_file(diagnose(e));
   }
+}
+
+void StoreState::note_damage(const SqliteError& e) {
+  if (e.primary() == SQLITE_NOTADB || e.primary() == SQLITE_CORRUPT) damaged = true;
 }
 
 sqlite3* StoreState::require_file(const char* what) const {
@@ -201,7 +251,8 @@ sqlite3* StoreState::require_writable(const char* what) const {
   return handle;
 }
 
-void StoreState::fail_maintenance(const char* what, const SqliteError& e) const {
+void StoreState::fail_maintenance(const char* what, const SqliteError& e) {
+  note_damage(e);
   fail(Errc::cache, std::string("cannot ") + what + ": kernel cache " + path.string() + ": " + diagnose(e).message);
 }
 

@@ -28,6 +28,7 @@ struct StoreState {
   std::string journal_mode;
   std::string reason;           // short reason for the current degradation, empty if none
   std::string reason_message;   // the message that was reported for it
+  bool damaged = false;         // the file is not a database or has corrupt pages
 
   // Kernels, tuning records and profiles the file could not take.
   std::map<std::string, KernelRecord> memory;
@@ -51,7 +52,9 @@ struct StoreState {
   // Maintenance calls: the file must be open (and writable for writes), else Error(Errc::cache).
   sqlite3* require_file(const char* what) const;
   sqlite3* require_writable(const char* what) const;
-  [[noreturn]] void fail_maintenance(const char* what, const SqliteError& e) const;
+  [[noreturn]] void fail_maintenance(const char* what, const SqliteError& e);
+  // Remembers that the file itself is damaged (not a database, or corrupt pages).
+  void note_damage(const SqliteError& e);
 
   // Memory fallback: keeps kernels under options.max_bytes, least recently used out first.
   void remember(KernelRecord record);

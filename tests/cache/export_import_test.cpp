@@ -115,3 +115,97 @@ TEST(KernelStoreExport, ExportSkipsCorruptEntriesAndNeverOverwritesItsOwnDatabas
   EXPECT_EQ(check.import_from(dir / "out.db").imported, 3);
   EXPECT_FALSE(check.get("e1"));
 }
+
+TEST(KernelStoreExport, ARowGivenAnotherKernelsCubinIsRejectedAndCounted) {
+  // The attack of issue 16: B's cubin, lowered name and checksum copied into A's row.
+  const auto dir = fresh_dir("export-swap");
+  KernelStore src(dir / "src.db", quiet());
+  for (const char* k : {"a", "b", "c"}) src.put(record(k));
+  ASSERT_EQ(src.export_to(dir / "artifact.db"), 3);
+  {
+    RawDb raw(dir / "artifact.db");
+    ASSERT_EQ(raw.exec("UPDATE kernels SET (cubin, lowered_name, checksum) = "
+                       "(SELECT cubin, lowered_name, checksum FROM kernels WHERE key = 'b') WHERE key = 'a'"),
+              SQLITE_OK);
+  }
+  KernelStore dst(dir / "dst.db", quiet());
+  const ImportResult r = dst.import_from(dir / "artifact.db");
+  EXPECT_EQ(r.imported, 2);
+  EXPECT_EQ(r.corrupt, 1);
+  EXPECT_FALSE(dst.get("a")) << "never B's kernel under A's key";
+  EXPECT_EQ(dst.get("b")->cubin, record("b").cubin);
+}
+
+TEST(KernelStoreExport, ARowWhoseKeyIsNotTheKeyOfItsSpecIsRejected) {
+  // A consistent row (checksum recomputed) filed under a key its spec does not produce.
+  const auto dir = fresh_dir("export-wrong-key");
+  KernelStore src(dir / "src.db", quiet());
+  src.put(record("a"));
+  KernelRecord moved = record("b");
+  moved.key = "a2";   // spec still says b
+  src.put(moved);
+  ASSERT_EQ(src.export_to(dir / "artifact.db"), 2);
+  std::string reports;
+  StoreOptions o = quiet();
+  o.on_corrupt = [&](const std::string& m) { reports += m + "\n"; };
+  KernelStore dst(dir / "dst.db", o);
+  const ImportResult r = dst.import_from(dir / "artifact.db");
+  EXPECT_EQ(r.imported, 1);
+  EXPECT_EQ(r.wrong_key, 1);
+  EXPECT_EQ(r.corrupt, 0);
+  EXPECT_FALSE(dst.get("a2"));
+  EXPECT_NE(reports.find("not this build's key for its spec"), std::string::npos) << reports;
+}
+
+TEST(KernelStoreExport, VerifyCatchesARowGivenAnotherKernelsCubin) {
+  const auto dir = fresh_dir("verify-swap");
+  KernelStore store(dir / "k.db", quiet());
+  for (const char* k : {"a", "b"}) store.put(record(k));
+  {
+    RawDb raw(dir / "k.db");
+    ASSERT_EQ(raw.exec("UPDATE kernels SET (cubin, lowered_name, checksum) = "
+                       "(SELECT cubin, lowered_name, checksum FROM kernels WHERE key = 'b') WHERE key = 'a'"),
+              SQLITE_OK);
+  }
+  EXPECT_EQ(store.verify(false), std::vector<std::string>{"a"});
+  EXPECT_FALSE(store.get("a"));
+}
+
+TEST(KernelStoreExport, AnArtifactFromBeforeIdentityChecksumsIsRefused) {
+  const auto dir = fresh_dir("export-v2");
+  KernelStore src(dir / "src.db", quiet());
+  src.put(record("a"));
+  ASSERT_EQ(src.export_to(dir / "artifact.db"), 1);
+  {
+    RawDb raw(dir / "artifact.db");
+    ASSERT_EQ(raw.exec("PRAGMA user_version = 2"), SQLITE_OK);
+  }
+  KernelStore dst(dir / "dst.db", quiet());
+  try {
+    dst.import_from(dir / "artifact.db");
+    ADD_FAILURE() << "a version 2 artifact was imported";
+  } catch (const shapejit::Error& e) {
+    EXPECT_EQ(e.code(), shapejit::Errc::unsupported);
+    EXPECT_NE(std::string(e.what()).find("export it again"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(dst.stats().entries, 0);
+}
+
+TEST(KernelStoreExport, ANonSqliteFileAndAForeignDatabaseAreTheSameKindOfBadInput) {
+  const auto dir = fresh_dir("export-bad-input");
+  { std::ofstream(dir / "text.db") << std::string(4096, 'x'); }
+  {
+    RawDb other(dir / "other.db");
+    other.exec("CREATE TABLE kernels (x)");
+  }
+  KernelStore dst(dir / "dst.db", quiet());
+  for (const char* name : {"text.db", "other.db"}) {
+    try {
+      dst.import_from(dir / name);
+      ADD_FAILURE() << name;
+    } catch (const shapejit::Error& e) {
+      EXPECT_EQ(e.code(), shapejit::Errc::invalid_argument) << name << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find("not a shapejit cache export"), std::string::npos) << e.what();
+    }
+  }
+}

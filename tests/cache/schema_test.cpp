@@ -42,7 +42,7 @@ void insert_v1_kernel(RawDb& raw, const KernelRecord& r) {
   sqlite3_bind_text(st, 7, r.log.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int(st, 8, r.registers);
   sqlite3_bind_int64(st, 9, static_cast<sqlite3_int64>(r.cubin.size() + r.log.size()));
-  sqlite3_bind_text(st, 10, record_checksum(r).c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 10, content_checksum_v2(r).c_str(), -1, SQLITE_TRANSIENT);
   EXPECT_EQ(sqlite3_step(st), SQLITE_DONE);
   sqlite3_finalize(st);
 }
@@ -157,4 +157,34 @@ TEST(KernelStoreSchema, EmptyFileIsSetUp) {
   EXPECT_TRUE(store.writable());
   store.put(record("e"));
   EXPECT_TRUE(store.get("e"));
+}
+
+TEST(KernelStoreSchema, Version2FileIsMigratedByReverifyingEveryKernel) {
+  // A version 2 file: the current tables with content-only checksums. Rows that still match
+  // their checksum are kept under the new one; a row that was already damaged stays damaged.
+  const auto dir = fresh_dir("schema-v2");
+  { KernelStore init(dir / "k.db", quiet()); for (const char* k : {"a", "b", "c"}) init.put(record(k)); }
+  {
+    RawDb raw(dir / "k.db");
+    for (const char* k : {"a", "b", "c"}) {
+      sqlite3_stmt* st = nullptr;
+      ASSERT_EQ(sqlite3_prepare_v2(raw.get(), "UPDATE kernels SET checksum = ? WHERE key = ?", -1, &st, nullptr), SQLITE_OK);
+      sqlite3_bind_text(st, 1, content_checksum_v2(record(k)).c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 2, k, -1, SQLITE_TRANSIENT);
+      ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+      sqlite3_finalize(st);
+    }
+    ASSERT_EQ(raw.exec("UPDATE kernels SET cubin = zeroblob(1000) WHERE key = 'c'"), SQLITE_OK);
+    ASSERT_EQ(raw.exec("PRAGMA user_version = 2"), SQLITE_OK);
+  }
+  std::string why;
+  KernelStore store(dir / "k.db", quiet(&why));
+  ASSERT_TRUE(store.writable()) << why;
+  EXPECT_EQ(store.stats().schema_version, kSchemaVersion);
+  EXPECT_EQ(store.verify(false), std::vector<std::string>{"c"});
+  EXPECT_EQ(store.get("a")->cubin, record("a").cubin);
+  EXPECT_EQ(store.get("b")->cubin, record("b").cubin);
+  EXPECT_FALSE(store.get("c"));
+  RawDb raw(dir / "k.db");
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), kSchemaVersion);
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "shapejit/cache/recovery.hpp"
 #include "shapejit/error.hpp"
 #include "store_test_util.hpp"
 
@@ -145,12 +146,15 @@ TEST(KernelStoreFailure, ReadOnlyFileServesHitsKeepsNewKernelsInMemoryAndSaysWhy
   EXPECT_EQ(file_bytes(path), before);
 }
 
-TEST(KernelStoreFailure, ReadOnlyDirectoryWorksFromMemoryAndSaysWhyOnce) {
+TEST(KernelStoreFailure, ReadOnlyDirectoryServesHitsFromAWalDatabaseAndSaysWhyOnce) {
+  // Read-only storage holding a normal (WAL) cache: no -shm can be made there, yet the hits and
+  // the read-only maintenance calls must work.
   const auto dir = fresh_dir("readonly-dir");
   const auto path = dir / "k.db";
   { KernelStore init(path, quiet()); init.put(record("r")); }
   ASSERT_EQ(::chmod(path.c_str(), 0666), 0);   // the file could be written, its directory not
   ASSERT_EQ(::chmod(dir.c_str(), 0555), 0);
+  ASSERT_EQ(RawDb(path).text("PRAGMA journal_mode"), "wal");
   const std::string before = file_bytes(path);
   const auto listing = files_in(dir);
   const std::string failure = run_unprivileged([&]() -> std::string {
@@ -159,9 +163,11 @@ TEST(KernelStoreFailure, ReadOnlyDirectoryWorksFromMemoryAndSaysWhyOnce) {
     CHILD_CHECK(!store.writable());
     CHILD_CHECK(store.bypass_reason() == kReasonReadOnly);
     CHILD_CHECK(why.find("is not writable") != std::string::npos);
-    // Hits come from the file where SQLite can read it without creating files; else a miss.
+    CHILD_CHECK(store.persistent());
     auto hit = store.get("r");
-    CHILD_CHECK(!hit || hit->cubin == record("r").cubin);
+    CHILD_CHECK(hit && hit->cubin == record("r").cubin);
+    CHILD_CHECK(store.list().size() == 1);
+    CHILD_CHECK(store.verify(false).empty());
     store.put(record("new"));
     CHILD_CHECK(store.get("new") && store.get("new")->cubin == record("new").cubin);
     CHILD_CHECK(count_lines(why) == 1);
@@ -239,4 +245,57 @@ TEST(KernelStoreFailure, ReadOnlyDirectoryWithARollbackJournalFileStillServesHit
   EXPECT_EQ(failure, "");
   EXPECT_EQ(file_bytes(path), before);
   EXPECT_EQ(files_in(dir), std::vector<std::string>{"k.db"});
+}
+
+TEST(KernelStoreFailure, APathThatIsNotARegularFileIsRefused) {
+  // SQLite would create <target>-journal beside a symlink's target (/dev/null-journal).
+  const auto dir = fresh_dir("not-regular");
+  fs::create_symlink("/dev/null", dir / "k.db");
+  fs::create_directory(dir / "sub.db");
+  for (const char* name : {"k.db", "sub.db"}) {
+    std::string why;
+    KernelStore store(dir / name, quiet(&why));
+    EXPECT_FALSE(store.persistent()) << name;
+    EXPECT_NE(why.find("not a regular file"), std::string::npos) << why;
+    store.put(record("x"));
+    EXPECT_TRUE(store.get("x"));
+  }
+  EXPECT_FALSE(fs::exists("/dev/null-journal"));
+  EXPECT_EQ(files_in(dir), (std::vector<std::string>{"k.db", "sub.db"}));
+}
+
+TEST(KernelStoreFailure, WithoutCreateAMissingDatabaseAndItsFoldersAreNotMade) {
+  const auto dir = fresh_dir("no-create");
+  StoreOptions o = quiet();
+  o.create = false;
+  KernelStore store(dir / "typo" / "k.db", o);
+  EXPECT_FALSE(store.persistent());
+  EXPECT_EQ(store.bypass_reason(), kReasonMissing);
+  EXPECT_TRUE(store.list().empty());
+  EXPECT_FALSE(fs::exists(dir / "typo"));
+}
+
+TEST(KernelStoreFailure, AnUnusableFileIsSetAsideKeptAndReplacedByAFreshOne) {
+  const auto dir = fresh_dir("set-aside");
+  const auto path = dir / "k.db";
+  const std::string garbage(8192, 'g');
+  { std::ofstream(path, std::ios::binary) << garbage; }
+  {
+    KernelStore store(path, quiet());
+    EXPECT_TRUE(store.damaged());
+  }
+  const fs::path aside = set_aside_database(path);
+  EXPECT_NE(aside.filename().string().find("k.db.unusable-"), std::string::npos) << aside;
+  EXPECT_EQ(file_bytes(aside), garbage) << "nothing is deleted";
+  EXPECT_FALSE(fs::exists(path));
+  KernelStore fresh(path, quiet());
+  EXPECT_TRUE(fresh.writable());
+  EXPECT_FALSE(fresh.damaged());
+}
+
+TEST(KernelStoreFailure, AHealthyFileIsNotDamaged) {
+  const auto dir = fresh_dir("not-damaged");
+  KernelStore store(dir / "k.db", quiet());
+  store.put(record("a"));
+  EXPECT_FALSE(store.damaged());
 }

@@ -48,6 +48,11 @@ inline StoreOptions quiet(std::string* why = nullptr, int timeout_ms = 2000) {
   o.busy_timeout_ms = timeout_ms;
   o.on_bypass = [why](const std::string& w) { if (why) *why += w + "\n"; };
   o.on_corrupt = [](const std::string&) {};
+  // record(key) names its key inside its spec ("quant/k<KEY>@sm_90a"): that is its key.
+  o.key_of_spec = [](const std::string& spec) {
+    const auto begin = spec.find('<'), end = spec.rfind('>');
+    return begin == std::string::npos || end == std::string::npos ? std::string() : spec.substr(begin + 1, end - begin - 1);
+  };
   return o;
 }
 

@@ -21,9 +21,14 @@ struct KernelRecord {
   std::int64_t bytes = 0;                    // stored size (cubin + PTX + log), set by put
 };
 
-// XXH3-128 over the cubin, PTX, log and lowered name (with their sizes), as 32 hex digits.
-// Stored beside every kernel and checked on every read.
+// XXH3-128 over the kernel's identity (key, spec, family, arch, lowered name) and its content
+// (cubin, PTX, log), each length-prefixed, as 32 hex digits. Stored beside every kernel and
+// checked on every read, by verify and by import: content copied into another kernel's row fails.
 std::string record_checksum(const KernelRecord& record);
+
+// The checksum of schema versions 1 and 2 (content and lowered name only). Used once, when an
+// older file is migrated: rows that still match it are given record_checksum().
+std::string content_checksum_v2(const KernelRecord& record);
 
 // One measured configuration of one shape on one device.
 struct TuningRecord {

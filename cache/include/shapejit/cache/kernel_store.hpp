@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "shapejit/cache/compile_lease.hpp"
 #include "shapejit/cache/kernel_record.hpp"
 
 namespace shapejit::cache {
@@ -34,8 +35,8 @@ struct StoreState;
 
 // Version of the tables; stored in the file (PRAGMA user_version). Older files are migrated,
 // newer ones refused. History: 1 = first layout; 2 = application id, tuning_records.spec_family,
-// lookup indexes.
-inline constexpr int kSchemaVersion = 2;
+// lookup indexes; 3 = kernel checksums cover the key, spec, family, arch and lowered name.
+inline constexpr int kSchemaVersion = 3;
 // PRAGMA application_id of every shapejit database ("SJIT"): a file without it is not ours.
 inline constexpr std::int32_t kApplicationId = 0x534A4954;
 
@@ -52,6 +53,11 @@ struct StoreOptions {
   std::int64_t touch_interval_s = 60;
   // false: always a rollback journal. WAL is also skipped on network file systems.
   bool allow_wal = true;
+  // The cache key of a spec text under this build; import keeps a row only when its key is the
+  // key of its spec. Default: jit::compile_key of the parsed spec (tests replace it).
+  std::function<std::string(const std::string& spec)> key_of_spec = nullptr;
+  // false: a missing file is not created, nor its folders (for commands that only read).
+  bool create = true;
 };
 
 // Short reasons, used as the keys of StoreCounters::bypasses.
@@ -64,6 +70,7 @@ inline constexpr const char* kReasonForeign = "not a shapejit database";
 inline constexpr const char* kReasonCannotOpen = "cannot open";
 inline constexpr const char* kReasonDiskFull = "disk full";
 inline constexpr const char* kReasonIo = "i/o error";
+inline constexpr const char* kReasonMissing = "no database";   // StoreOptions::create = false
 
 struct StoreCounters {
   long long hits = 0, misses = 0, stores = 0, evictions = 0, corrupt = 0;
@@ -84,6 +91,9 @@ struct StoreStats {
 
 struct ImportResult {
   long long imported = 0, skipped_existing = 0, corrupt = 0;
+  // Rows whose key is not this build's key for their spec: exported by another shapejit or
+  // NVRTC (they could never be looked up here) or altered. Skipped.
+  long long wrong_key = 0;
   long long tuning_records = 0, profiles = 0;   // added (existing ones are kept)
 };
 
@@ -99,11 +109,18 @@ class KernelStore {
   std::string status() const;   // "sqlite <path> (wal)", "..., writes in memory: <why>" or "memory only: <why>"
   std::string bypass_reason() const;   // short reason (kReason*), empty when fully working
   const std::filesystem::path& path() const;
+  // The file is not a SQLite database or has damaged pages (found when opening it or by a call
+  // since): nothing short of moving it aside (set_aside_database) makes it usable again.
+  bool damaged() const;
 
   // Kernels. get verifies the checksum: a damaged entry is reported, deleted and returned as a miss.
   std::optional<KernelRecord> get(const std::string& key);
   void put(KernelRecord record);
   bool erase(const std::string& key);   // false: not present
+  // Cross-process single flight (see compile_lease.hpp): the lease to compile `key` into this
+  // database, waiting up to max_wait while another process holds it. nullopt when the file is
+  // not written (the kernel could not be shared anyway) or no lease could be had.
+  std::optional<CompileLease> lease(const std::string& key, std::chrono::milliseconds max_wait);
 
   // Maintenance (throw Error(Errc::cache) when the file fails; writes need writable()).
   std::vector<KernelRecord> list(const std::string& family = "", const std::string& arch = "");   // no blobs
@@ -117,8 +134,10 @@ class KernelStore {
   // A portable artifact: a new single-file SQLite database holding every verified kernel, tuning
   // record and profile; written beside `file` and renamed over it. Returns kernels written.
   long long export_to(const std::filesystem::path& file);
-  // Opens an artifact read-only, verifies every kernel (damaged ones are skipped and counted)
-  // and adds what is new, in one transaction.
+  // Opens an artifact read-only and adds what is new, in one transaction. A kernel is taken only
+  // when its checksum (which covers key, spec and content) verifies and its key is this build's
+  // key for its spec; others are skipped and counted. Files older than schema version 3, not
+  // SQLite or not ours are refused.
   ImportResult import_from(const std::filesystem::path& file);
 
   // Tuning records.
