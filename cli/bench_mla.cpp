@@ -83,6 +83,7 @@ double cublaslt_bf16_tflops(BenchTimer& timer) {
 struct Options {
   bool json = false;
   bool quick = false;
+  std::string load_path = "cp_async";   // the split kernel: cp_async (default) or tma
 };
 
 void run(const Options& opt) {
@@ -99,7 +100,8 @@ void run(const Options& opt) {
   constexpr int kBatch = 128, kPage = 64;
   nlohmann::json rows = nlohmann::json::array();
   if (!opt.json) {
-    std::printf("device: %s (%d SMs)\n", dev.name.c_str(), dev.num_sms);
+    std::printf("device: %s (%d SMs), split kernel load path: %s\n", dev.name.c_str(), dev.num_sms,
+                opt.load_path.c_str());
     std::printf("copy bandwidth (D2D, read+write): %.0f GB/s;  cuBLASLt BF16 8192^3: %.0f TFLOPS\n\n",
                 copy_gbs, mm_tflops);
     std::printf("%-5s %6s %4s %4s %9s %8s %8s %6s %8s %6s\n", "kv", "mean_sk", "h_q", "s_q", "time us",
@@ -137,7 +139,8 @@ void run(const Options& opt) {
 
       for (int h : {16, 32, 64, 128})
         for (int sq : {1, 2}) {
-          const MlaConfig c{h, sq, kPage, dtype};
+          const MlaConfig c{h, sq, kPage, dtype,
+                            opt.load_path == "tma" ? MlaLoadPath::tma : MlaLoadPath::cp_async};
           const std::size_t qrows = static_cast<std::size_t>(kBatch) * sq * h;
           const MlaBenchCall call(c, kBatch, dev.num_sms,
                                   {cache.ptr(), d_table.ptr(), d_lens.ptr(), num_blocks, max_blocks});
@@ -159,7 +162,7 @@ void run(const Options& opt) {
         }
     }
   if (opt.json) {
-    std::cout << nlohmann::json{{"device", dev.name}, {"copy_gbs", copy_gbs},
+    std::cout << nlohmann::json{{"device", dev.name}, {"load_path", opt.load_path}, {"copy_gbs", copy_gbs},
                                 {"bf16_matmul_tflops", mm_tflops}, {"rows", rows}}
                      .dump(2)
               << "\n";
@@ -177,6 +180,8 @@ void add_bench_mla(CLI::App& bench) {
       "mla", "MLA decode, batch 128, mean s_k 4096..32768, h_q 16..128, s_q 1/2, BF16 and FP8 KV");
   cmd->add_flag("--json", opt->json, "Print one JSON document instead of the table");
   cmd->add_flag("--quick", opt->quick, "Only mean s_k 4096 and 32768");
+  cmd->add_option("--load-path", opt->load_path, "split kernel: cp_async (default) or tma (not yet GPU-proven)")
+      ->check(CLI::IsMember({"cp_async", "tma"}));
   cmd->callback([opt] { run(*opt); });
 }
 

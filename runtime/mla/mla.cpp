@@ -14,16 +14,17 @@
 namespace shapejit::runtime {
 namespace {
 
-// Shared memory of the split kernel with a BF16 cache, its largest layout: Q tile
+// Shared memory of the split kernels with a BF16 cache, their largest layout: Q tile
 // (64 × 576 BF16), four KV stages (32 × 576 BF16), the P tile, row max/sum exchange,
 // 10 barriers, and 1 KiB to align the base. Mirrors MlaSplitConfig::kSmemBytes
-// (templates/mla/decode_split_config.cuh).
+// (templates/mla/decode_split.cuh) and MlaSplitTmaConfig::kSmemBytes (decode_split_tma_config.cuh).
 constexpr int kSplitSmemBytes = 64 * 1152 + 4 * 32 * 1152 + 64 * 128 + 4 * 64 * 4 + 10 * 8 + 1024;
 constexpr int kSplitThreads = 384;
 constexpr int kSplitBlockN = 32;   // tokens per KV tile
 
 constexpr std::uint64_t kRowBytes = kMlaHeadDim * 2;   // one BF16 row of q or of the cache
 
+// Tensor maps of the TMA load path (MlaLoadPath::tma).
 // q [batch][h_q·s_q][576] BF16 as a 3-D map; a box is 64 columns (128 bytes, swizzled) by up to
 // 64 rows of one request, so rows past the request's h_q·s_q are zero-filled, not the next one's.
 TensorMapSpec query_map(const MlaConfig& c, const MlaDecodeArgs& a) {
@@ -74,7 +75,7 @@ jit::KernelSpec schedule_spec(const MlaConfig& c, const DeviceInfo& t) {
   return spec_of("mla_decode_metadata", {{"NUM_SM_PARTS", mla_num_sm_parts(c, t.num_sms)}}, t);
 }
 jit::KernelSpec split_spec(const MlaConfig& c, const DeviceInfo& t) {
-  return spec_of("mla_decode_split",
+  return spec_of(c.load_path == MlaLoadPath::tma ? "mla_decode_split_tma" : "mla_decode_split",
                  {{"H_Q", c.num_heads_q},
                   {"S_Q", c.seq_q},
                   {"PAGE_SIZE", c.page_size},
@@ -102,6 +103,8 @@ void validate(const MlaConfig& c) {
     bad("page_size = " + std::to_string(p) + " must be 16, 32, 64 or 128");
   if (c.kv_dtype != MlaKvDtype::bf16 && c.kv_dtype != MlaKvDtype::fp8_e4m3)
     bad("kv_dtype must be bf16 or fp8_e4m3");
+  if (c.load_path != MlaLoadPath::cp_async && c.load_path != MlaLoadPath::tma)
+    bad("load_path must be cp_async or tma");
 }
 
 int mla_kv_row_bytes(MlaKvDtype dtype) { return dtype == MlaKvDtype::bf16 ? 1152 : 656; }
@@ -227,12 +230,8 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
 
   const std::size_t rows = static_cast<std::size_t>(c.num_heads_q) * c.seq_q;
   const std::size_t splits = static_cast<std::size_t>(mla_plan::max_total_splits(parts, a.batch));
-  CUtensorMap tmap_q = make_tensor_map(query_map(c, a));
-  // NOTES: the FP8 cache is read with plain bulk copies (656-byte rows are wider than a TMA
-  // box), so its kernel never touches the second map.
-  CUtensorMap tmap_kv =
-      c.kv_dtype == MlaKvDtype::bf16 ? make_tensor_map(cache_map(c, a)) : CUtensorMap{};
   mla_plan::DecodeParams p{};
+  p.q = reinterpret_cast<const void*>(a.q);
   p.k_cache = reinterpret_cast<const void*>(a.k_cache);
   p.block_table = reinterpret_cast<const int*>(a.block_table);
   p.cache_seqlens = reinterpret_cast<const int*>(a.cache_seqlens);
@@ -249,8 +248,16 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
 
   const LoadedKernel& split = Runtime::global().load(split_spec(c, dev));
   const LoadedKernel& combine = Runtime::global().load(combine_spec(c, dev));
-  void* split_args[] = {&tmap_q, &tmap_kv, &p};
   void* args[] = {&p};
+  // The TMA kernel takes tensor maps of q and of a BF16 cache before the parameters.
+  // NOTES: the FP8 cache is read with plain bulk copies (656-byte rows are wider than a TMA
+  // box), so its kernel never touches the second map.
+  CUtensorMap tmap_q{}, tmap_kv{};
+  void* tma_args[] = {&tmap_q, &tmap_kv, &p};
+  if (c.load_path == MlaLoadPath::tma) {
+    tmap_q = make_tensor_map(query_map(c, a));
+    if (c.kv_dtype == MlaKvDtype::bf16) tmap_kv = make_tensor_map(cache_map(c, a));
+  }
   LaunchParams lp;
   lp.grid[0] = static_cast<unsigned>(mla_num_m_tiles(c));
   lp.grid[1] = static_cast<unsigned>(parts);
@@ -261,7 +268,7 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
   lp.dynamic_smem_bytes = static_cast<unsigned>(
       std::max(kSplitSmemBytes, dev.max_smem_per_block_optin));
   lp.stream = stream;
-  launch(split, lp, split_args);
+  launch(split, lp, c.load_path == MlaLoadPath::tma ? tma_args : args);
 
   // NOTES: always launched: it also writes the zero-length requests (no split).
   LaunchParams lc;

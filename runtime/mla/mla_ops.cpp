@@ -30,6 +30,15 @@ MlaConfig config_from(const nlohmann::json& shape) {
   else
     fail(Errc::invalid_argument,
          "op mla_decode: field 'kv_dtype' = '" + kv + "' must be 'bf16' or 'fp8_e4m3'");
+  // cp_async is the GPU-proven split kernel; tma is a choice until a GPU run proves it.
+  const std::string path = shape.value("load_path", std::string("cp_async"));
+  if (path == "cp_async")
+    c.load_path = MlaLoadPath::cp_async;
+  else if (path == "tma")
+    c.load_path = MlaLoadPath::tma;
+  else
+    fail(Errc::invalid_argument,
+         "op mla_decode: field 'load_path' = '" + path + "' must be 'cp_async' or 'tma'");
   validate(c);
   return c;
 }
@@ -54,7 +63,8 @@ std::vector<nlohmann::json> mla_deepseek_v3_shapes() {
 std::vector<OpFamily> mla_op_families() {
   return {{kOp,
            "MLA decode over a paged KV cache: scheduler, split-KV attention, LSE combine "
-           "(fields: h_q=128, s_q=1, page_size=64, kv_dtype=bf16|fp8_e4m3)",
+           "(fields: h_q=128, s_q=1, page_size=64, kv_dtype=bf16|fp8_e4m3, "
+           "load_path=cp_async|tma)",
            mla_specs, mla_deepseek_v3_shapes}};
 }
 

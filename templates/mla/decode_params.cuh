@@ -1,7 +1,7 @@
 #pragma once
 // Arguments of the MLA decode split and combine kernels, passed by value. Plain C++ so the host
-// (runtime/mla.cpp) fills the same struct it launches with. The split kernel also takes TMA
-// maps of q and of a BF16 cache (decode_split_load.cuh).
+// (runtime/mla/mla.cpp) fills the same struct it launches with. The TMA split kernel
+// (decode_split_tma.cuh) reads q, and a BF16 cache, through tensor maps instead of these pointers.
 //
 // Row packing: query head h of query token s is row m = s * h_q + h of the request, which is
 // the memory order of q [batch, s_q, h_q, 576] and out [batch, s_q, h_q, 512].
@@ -13,7 +13,8 @@ constexpr int kValueDim = 512;
 constexpr int kFp8TokenBytes = 656;   // 512 e4m3 + 4 FP32 scales + 64 BF16 RoPE values
 
 struct DecodeParams {
-  const void* k_cache;        // FP8: [num_blocks, page_size, 656] bytes (BF16 goes through its map)
+  const void* q;              // [batch, s_q, h_q, 576] BF16
+  const void* k_cache;        // [num_blocks, page_size, 576] BF16, or [.., .., 656] bytes (FP8)
   const int* block_table;     // [batch, max_blocks_per_seq]
   const int* cache_seqlens;   // [batch]
   const int* meta;            // the split plan (decode_schedule.cuh)

@@ -1,11 +1,13 @@
 #pragma once
-// MLA decode, split-KV kernel (sm_90a): one CTA per (64-row query tile, SM part). Each SM part
+// MLA decode, split-KV kernel with TMA / bulk-copy loads (sm_90a), a non-default alternative to
+// mla_decode_split (decode_split.cuh, cp.async loads) until a GPU run proves it; same math, same
+// results layout. One CTA per (64-row query tile, SM part). Each SM part
 // walks the contiguous run of KV blocks the metadata kernel gave it, one split per request it
 // touches, and writes either the final output (a request with one split) or a normalised FP32
 // partial and its LSE for the combine kernel.
 //
 // Roles: warp groups 0 and 1 do the math; warp group 2 loads Q and KV tiles into 128-byte-
-// swizzled shared memory (decode_split_load.cuh: TMA for BF16, bulk copies + dequantisation
+// swizzled shared memory (decode_split_tma_load.cuh: TMA for BF16, bulk copies + dequantisation
 // for FP8).
 //
 // KV tiles are 32 tokens x 576; the math consumes them in pairs (a, b):
@@ -23,8 +25,8 @@
 #include "common/wgmma.cuh"
 #include "mla/decode_params.cuh"
 #include "mla/decode_schedule.cuh"
-#include "mla/decode_split_config.cuh"
-#include "mla/decode_split_load.cuh"
+#include "mla/decode_split_tma_config.cuh"
+#include "mla/decode_split_tma_load.cuh"
 
 namespace shapejit::kernels {
 
@@ -67,12 +69,12 @@ __device__ __forceinline__ void zero_value_tail(uint32_t tile, int valid_rows, i
 }  // namespace mla_detail
 
 template <int H_Q, int S_Q, int PAGE_SIZE, bool KV_FP8, int NUM_SMS>
-__global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::kThreads, 1)
-    mla_decode_split(const __grid_constant__ TmaDescriptor tmap_q,
+__global__ void __launch_bounds__(MlaSplitTmaConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::kThreads, 1)
+    mla_decode_split_tma(const __grid_constant__ TmaDescriptor tmap_q,
                      const __grid_constant__ TmaDescriptor tmap_kv,
                      const shapejit::mla_plan::DecodeParams params) {
   using namespace shapejit::kernels::mla_detail;
-  using Cfg = MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>;
+  using Cfg = MlaSplitTmaConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>;
   constexpr int kRows = Cfg::kRows;
   constexpr int BLOCK_M = Cfg::BLOCK_M;
   constexpr int BLOCK_N = Cfg::BLOCK_N;
@@ -82,7 +84,7 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
   constexpr int kMathRegs = 216;   // 128 x 72 + 256 x 216 = 64,512 <= 65,536 registers
 
   extern __shared__ unsigned char smem_raw[];
-  const MlaSplitSmem<Cfg> sm((smem_addr(smem_raw) + 1023u) & ~1023u);
+  const MlaSplitTmaSmem<Cfg> sm((smem_addr(smem_raw) + 1023u) & ~1023u);
   const uint32_t sQ = sm.q;
   const uint32_t sP = sm.p;
   const uint32_t sRedMax = sm.red_max;

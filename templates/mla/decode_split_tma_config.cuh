@@ -1,5 +1,5 @@
 #pragma once
-// MLA decode split kernel: compile-time configuration, shared-memory layout, and the cursor that
+// MLA decode split kernel, TMA / bulk-copy load path (decode_split_tma.cuh): compile-time configuration, shared-memory layout, and the cursor that
 // walks an SM part's splits (every role walks the same sequence).
 //
 // Shared memory (bytes), 1024-aligned where wgmma or a 128-byte swizzle reads it:
@@ -12,7 +12,7 @@
 namespace shapejit::kernels {
 
 template <int H_Q, int S_Q, int PAGE_SIZE, bool KV_FP8>
-struct MlaSplitConfig {
+struct MlaSplitTmaConfig {
   static constexpr int kRows = H_Q * S_Q;
   static constexpr int BLOCK_M = 64;
   static constexpr int BLOCK_N = 32;                       // tokens per KV tile
@@ -57,10 +57,10 @@ struct MlaSplitConfig {
 
 // Shared-memory addresses of one CTA's layout.
 template <class Cfg>
-struct MlaSplitSmem {
+struct MlaSplitTmaSmem {
   uint32_t q, kv, p, raw, red_max, red_sum, bars;
 
-  __device__ explicit MlaSplitSmem(uint32_t base)
+  __device__ explicit MlaSplitTmaSmem(uint32_t base)
       : q(base),
         kv(base + Cfg::kOffKv),
         p(base + Cfg::kOffP),

@@ -1,5 +1,5 @@
 #pragma once
-// MLA decode split kernel, producer warp group: the loads of Q and KV tiles.
+// MLA decode split kernel, TMA / bulk-copy load path, producer warp group: the loads of Q and KV tiles.
 //
 // Warp 0 (one lane) issues every copy:
 //   Q     TMA, 3D map over q [batch][h_q*s_q][576] BF16, 128-byte swizzle; rows past the
@@ -13,7 +13,7 @@
 #include "common/mbarrier.cuh"
 #include "common/smem.cuh"
 #include "common/tma.cuh"
-#include "mla/decode_split_config.cuh"
+#include "mla/decode_split_tma_config.cuh"
 
 namespace shapejit::kernels::mla_detail {
 
@@ -49,7 +49,7 @@ __device__ __forceinline__ int fp8_half_tile_rows(const mla_plan::DecodeParams& 
 
 template <class Cfg, int PAGE_SIZE, bool KV_FP8>
 __device__ void mla_issue_loads(const TmaDescriptor* tmap_q, const TmaDescriptor* tmap_kv,
-                                const mla_plan::DecodeParams& p, const MlaSplitSmem<Cfg>& sm,
+                                const mla_plan::DecodeParams& p, const MlaSplitTmaSmem<Cfg>& sm,
                                 PartCursor cursor, int m_tile) {
   tma_prefetch_descriptor(tmap_q);
   if constexpr (!KV_FP8) tma_prefetch_descriptor(tmap_kv);
@@ -121,7 +121,7 @@ __device__ void mla_issue_loads(const TmaDescriptor* tmap_q, const TmaDescriptor
 
 // FP8 only: raw half tiles -> BF16 KV tiles. `wt` in [0, kDequantThreads).
 template <class Cfg, int PAGE_SIZE>
-__device__ void mla_dequantize_fp8(const mla_plan::DecodeParams& p, const MlaSplitSmem<Cfg>& sm,
+__device__ void mla_dequantize_fp8(const mla_plan::DecodeParams& p, const MlaSplitTmaSmem<Cfg>& sm,
                                    PartCursor cursor, int wt) {
   // 40 work items per token: 32 chunks of 16 e4m3 values (-> 32 bytes of BF16 each) and 8 chunks
   // of 8 BF16 RoPE values.

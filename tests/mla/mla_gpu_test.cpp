@@ -69,6 +69,7 @@
 #include <cmath>
 #include <cstring>
 #include <future>
+#include <initializer_list>
 #include <iostream>
 #include <memory>
 #include <limits>
@@ -105,12 +106,14 @@ namespace {
 struct Case {
   int batch, s_q, s_k, h_q, page;
   MlaKvDtype dtype;
+  MlaLoadPath path = MlaLoadPath::cp_async;
 };
 
 std::string name_of(const Case& c) {
   return "batch " + std::to_string(c.batch) + " s_q " + std::to_string(c.s_q) + " s_k " +
          std::to_string(c.s_k) + " h_q " + std::to_string(c.h_q) + " page " +
-         std::to_string(c.page) + (c.dtype == MlaKvDtype::bf16 ? " bf16" : " fp8");
+         std::to_string(c.page) + (c.dtype == MlaKvDtype::bf16 ? " bf16" : " fp8") +
+         (c.path == MlaLoadPath::tma ? " tma" : " cp.async");
 }
 
 struct Problem {
@@ -125,7 +128,7 @@ Problem make_problem(const Case& cs, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
   Problem p;
-  p.config = MlaConfig{cs.h_q, cs.s_q, cs.page, cs.dtype};
+  p.config = MlaConfig{cs.h_q, cs.s_q, cs.page, cs.dtype, cs.path};
   p.batch = cs.batch;
   p.lens.resize(cs.batch);
   for (int b = 0; b < cs.batch; ++b) {
@@ -315,26 +318,72 @@ void run_case(const Case& cs, unsigned seed) {
 
 unsigned fresh_seed() { return std::random_device{}(); }
 
+constexpr auto kBf16 = MlaKvDtype::bf16;
+constexpr auto kFp8 = MlaKvDtype::fp8_e4m3;
+
+void sweep(std::initializer_list<Case> cases, MlaLoadPath path) {
+  const unsigned seed = fresh_seed();
+  for (Case cs : cases) {
+    cs.path = path;
+    run_case(cs, seed);
+  }
+}
+
+void bf16_sweep(MlaLoadPath path) {
+  sweep({Case{1, 1, 20, 16, 64, kBf16}, Case{2, 2, 140, 32, 16, kBf16},
+         Case{6, 4, 4096, 16, 64, kBf16}, Case{64, 1, 140, 128, 32, kBf16},
+         Case{2, 2, 4096, 128, 128, kBf16}, Case{64, 4, 20, 16, 64, kBf16},
+         Case{2, 1, 4096, 64, 64, kBf16}, Case{6, 2, 140, 64, 64, kBf16},
+         Case{64, 2, 20, 32, 16, kBf16}},
+        path);
+}
+
+void fp8_sweep(MlaLoadPath path) {
+  sweep({Case{6, 1, 140, 64, 64, kFp8}, Case{2, 2, 4096, 128, 64, kFp8},
+         Case{64, 2, 140, 32, 16, kFp8}, Case{1, 4, 20, 128, 128, kFp8},
+         Case{6, 1, 4096, 16, 32, kFp8}},
+        path);
+}
+
+// Every split kernel of the DeepSeek-V3 set (h_q 16..128, s_q 1 and 2, page 64, BF16 and FP8)
+// runs at least once, so a green run proves each of them, not only its template.
+void deepseek_v3_sweep(MlaLoadPath path) {
+  const unsigned seed = fresh_seed();
+  for (MlaKvDtype dtype : {kBf16, kFp8})
+    for (int h_q : {16, 32, 64, 128})
+      for (int s_q : {1, 2}) run_case(Case{6, s_q, 300, h_q, 64, dtype, path}, seed);
+}
+
+// The default load path (cp.async, decode_split.cuh).
 TEST(MlaGpu, Bf16SweepMatchesTheReference) {
   SHAPEJIT_REQUIRE_GPU();
-  const unsigned seed = fresh_seed();
-  constexpr auto kBf16 = MlaKvDtype::bf16;
-  for (const Case& cs : {Case{1, 1, 20, 16, 64, kBf16}, Case{2, 2, 140, 32, 16, kBf16},
-                         Case{6, 4, 4096, 16, 64, kBf16}, Case{64, 1, 140, 128, 32, kBf16},
-                         Case{2, 2, 4096, 128, 128, kBf16}, Case{64, 4, 20, 16, 64, kBf16},
-                         Case{2, 1, 4096, 64, 64, kBf16}, Case{6, 2, 140, 64, 64, kBf16},
-                         Case{64, 2, 20, 32, 16, kBf16}})
-    run_case(cs, seed);
+  bf16_sweep(MlaLoadPath::cp_async);
 }
 
 TEST(MlaGpu, Fp8SweepMatchesTheReference) {
   SHAPEJIT_REQUIRE_GPU();
-  const unsigned seed = fresh_seed();
-  constexpr auto kFp8 = MlaKvDtype::fp8_e4m3;
-  for (const Case& cs : {Case{6, 1, 140, 64, 64, kFp8}, Case{2, 2, 4096, 128, 64, kFp8},
-                         Case{64, 2, 140, 32, 16, kFp8}, Case{1, 4, 20, 128, 128, kFp8},
-                         Case{6, 1, 4096, 16, 32, kFp8}})
-    run_case(cs, seed);
+  fp8_sweep(MlaLoadPath::cp_async);
+}
+
+TEST(MlaGpu, DeepSeekV3ShapesMatchTheReference) {
+  SHAPEJIT_REQUIRE_GPU();
+  deepseek_v3_sweep(MlaLoadPath::cp_async);
+}
+
+// The TMA / bulk-copy load path (decode_split_tma.cuh), not a default until these pass.
+TEST(MlaGpu, TmaBf16SweepMatchesTheReference) {
+  SHAPEJIT_REQUIRE_GPU();
+  bf16_sweep(MlaLoadPath::tma);
+}
+
+TEST(MlaGpu, TmaFp8SweepMatchesTheReference) {
+  SHAPEJIT_REQUIRE_GPU();
+  fp8_sweep(MlaLoadPath::tma);
+}
+
+TEST(MlaGpu, TmaDeepSeekV3ShapesMatchTheReference) {
+  SHAPEJIT_REQUIRE_GPU();
+  deepseek_v3_sweep(MlaLoadPath::tma);
 }
 
 // One metadata step serves two layers (same lengths, different queries), and the whole step

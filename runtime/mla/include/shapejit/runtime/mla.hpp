@@ -35,12 +35,19 @@ inline constexpr int kMlaSplitOverhead = 5;  // fixed cost of one split, in KV t
 
 enum class MlaKvDtype { bf16, fp8_e4m3 };
 
+// How the split kernel loads Q and KV tiles. cp_async (mla_decode_split, decode_split.cuh):
+// per-thread cp.async for BF16, loads + dequantisation for FP8; the path every recorded GPU run
+// tested. tma (mla_decode_split_tma, decode_split_tma.cuh): TMA for Q and BF16 tiles, bulk
+// copies of FP8 rows; not yet run on a GPU, so never the default until a run proves it.
+enum class MlaLoadPath { cp_async, tma };
+
 // The compile-time part of a call: one kernel set per config and device.
 struct MlaConfig {
   int num_heads_q = 128;   // h_q: 16, 32, 64 or 128 (h_kv = 1)
   int seq_q = 1;           // s_q: 1..8 query tokens per request (multi-token prediction)
   int page_size = 64;      // tokens per cache block: 16, 32, 64 or 128
   MlaKvDtype kv_dtype = MlaKvDtype::bf16;
+  MlaLoadPath load_path = MlaLoadPath::cp_async;
 };
 
 void validate(const MlaConfig& config);                  // throws naming the field
