@@ -4,6 +4,11 @@
 #   the kernel tests → `shapejit bench profile` (writes cost-profile.json from the single-node
 #   example profile) and `shapejit plan overlap` on it (proves the chooser reads it) → every
 #   other `shapejit bench` with --json → summary.txt.
+# After a fully green run of the test binaries (every binary exit 0, none cut by the budget, no
+# *Gpu* test skipped) every kernel of the DeepSeek-V3 set for this GPU is added to the ledger of
+# proven kernels (LEDGER, default bench/proven-kernels.tsv) with this GPU's name, today's date
+# and the tested commit (`git rev-parse HEAD`, "-dirty" when tracked files differ from it); rows
+# it already holds are not repeated. Commit the updated ledger with the run's RESULTS.md entry.
 # Everything after the build shares one time budget (BUDGET_S, default 600 s): each step runs
 # under `timeout` with its own limit cut to what is left, the tests and the sanitizer leave
 # BENCH_RESERVE_S (default 240 s) for the benches, and a step with no time left is reported as
@@ -41,16 +46,20 @@ limit() {
 } >>"$summary" 2>&1
 
 status=0
+tests_green=1
 for t in "$BIN"/*_tests; do
   name=$(basename "$t")
   lim=$(limit 300 "$BENCH_RESERVE_S")
-  if [ "$lim" = 0 ]; then echo "$name: skipped (time budget spent)" >>"$summary"; status=1; continue; fi
-  timeout "$lim" "$t" --gtest_brief=1 >"$LOG_DIR/$name.log" 2>&1
+  if [ "$lim" = 0 ]; then echo "$name: skipped (time budget spent)" >>"$summary"; status=1; tests_green=0; continue; fi
+  timeout "$lim" "$t" --gtest_brief=1 --gtest_output="xml:$LOG_DIR/$name.xml" >"$LOG_DIR/$name.log" 2>&1
   rc=$?
   passed=$(grep -c '^\[       OK \]' "$LOG_DIR/$name.log")
   printf '%-16s rc=%d %s\n' "$name" "$rc" "$(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$LOG_DIR/$name.log" | tr '\n' ' ')" >>"$summary"
   grep -E '^\[  FAILED  \]' "$LOG_DIR/$name.log" | sort -u >>"$summary"
-  [ $rc -ne 0 ] && status=1
+  [ $rc -ne 0 ] && status=1 && tests_green=0
+  gpu_skipped=$(grep -E 'result="skipped".*classname="[A-Za-z0-9_]*Gpu' "$LOG_DIR/$name.xml" 2>/dev/null |
+                sed -E 's/.*<testcase name="([^"]*)".*classname="([^"]*)".*/  skipped: \2.\1/')
+  if [ -n "$gpu_skipped" ]; then echo "$gpu_skipped" >>"$summary"; tests_green=0; fi
 done
 
 if command -v compute-sanitizer >/dev/null && [ "${SANITIZE:-1}" = 1 ]; then
@@ -63,6 +72,20 @@ if command -v compute-sanitizer >/dev/null && [ "${SANITIZE:-1}" = 1 ]; then
       echo "compute-sanitizer $tool $bin: rc=$? $(grep -E 'ERROR SUMMARY' "$LOG_DIR/sanitizer-$tool-$bin.log" | tail -1)" >>"$summary"
     done
   done
+fi
+
+# The ledger of proven kernels: only after a fully green test run.
+LEDGER="${LEDGER:-$ROOT/bench/proven-kernels.tsv}"
+commit=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || true)
+if [ "$tests_green" != 1 ]; then
+  echo "ledger: not updated (a test binary failed, was cut by the budget, or skipped a GPU test)" >>"$summary"
+elif [ -z "$commit" ]; then
+  echo "ledger: not updated (no git commit to record: $ROOT is not a git checkout)" >>"$summary"
+else
+  git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || commit="$commit-dirty"
+  timeout 300 "$BIN/shapejit" ledger append --ledger "$LEDGER" --commit "$commit" \
+    >"$LOG_DIR/ledger.log" 2>&1
+  echo "ledger: rc=$? $(tail -1 "$LOG_DIR/ledger.log")" >>"$summary"
 fi
 
 # The measured cost profile first (moe_gemm and shared_expert of both phases, decode attention;
