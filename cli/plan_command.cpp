@@ -134,9 +134,35 @@ struct PipelineArgs {
   bool json = false;
 };
 
+// NOTES: what each output writes per chunk (a stage of a micro-batch), measured with 16 ranks and
+// 1000 micro-batches and rounded up over the four schedules (ZB1P, three passes a chunk, writes
+// the most); the text timeline also writes a row of --width columns per rank.
+constexpr double kJsonBytesPerChunk = 1000, kSvgBytesPerChunk = 520, kTextBytesPerChunk = 16;
+constexpr double kOutputBudgetBytes = 256.0 * 1024 * 1024;
+
+// Refuses, before anything is built, a request whose output would not fit the budget.
+void check_pipeline_output(const PipelineArgs& a, pl::ScheduleKind kind) {
+  if (a.ranks < 1 || a.micro_batches < 1) return;   // make_schedule says what is wrong
+  const double chunks = double(pl::schedule_chunks(kind, a.ranks, a.micro_batches));
+  auto refuse = [&](const char* what, double bytes) {
+    char size[64];
+    std::snprintf(size, sizeof size, "%.0f MiB", bytes / (1024 * 1024));
+    fail(Errc::invalid_argument, std::string(what) + " for " + std::to_string(a.ranks) + " ranks and " +
+                                     std::to_string(a.micro_batches) + " micro-batches would be about " + size +
+                                     " (at most " + std::to_string(int(kOutputBudgetBytes / (1024 * 1024))) +
+                                     " MiB); use fewer ranks or micro-batches");
+  };
+  if (a.json && chunks * kJsonBytesPerChunk > kOutputBudgetBytes) refuse("the --json output", chunks * kJsonBytesPerChunk);
+  if (!a.svg.empty() && chunks * kSvgBytesPerChunk > kOutputBudgetBytes)
+    refuse("the SVG timeline", chunks * kSvgBytesPerChunk);
+  const double text = chunks * kTextBytesPerChunk + double(a.ranks) * (a.width + 64);
+  if (!a.json && text > kOutputBudgetBytes) refuse("the text timeline", text);
+}
+
 void run_pipeline(const PipelineArgs& a) {
   const pl::ScheduleKind kind = pl::parse_schedule_kind(a.schedule);
   const pl::PassCosts costs = a.costs.empty() ? pl::PassCosts{} : pl::parse_pass_costs(read_file(a.costs, "costs"), a.costs);
+  check_pipeline_output(a, kind);
   const pl::Schedule s = pl::make_schedule(kind, a.ranks, a.micro_batches);
   pl::check_schedule(s);
   const pl::SimulationResult res = pl::simulate(s, costs);
@@ -276,7 +302,8 @@ void add_plan_command(CLI::App& app) {
   pipe->add_option("--micro-batches", p->micro_batches, "Micro-batches per step")->required();
   pipe->add_option("--costs", p->costs, "JSON {\"F\",\"B\",\"W\",\"FB\",\"p2p\"} per-chunk costs")->check(CLI::ExistingFile);
   pipe->add_option("--svg", p->svg, "Write the timeline as SVG to this file");
-  pipe->add_option("--width", p->width, "Columns of the text timeline (default 96)");
+  pipe->add_option("--width", p->width, "Columns of the text timeline, 8 to 10000 (default 96)")
+      ->check(CLI::Range(8, 10000));
   pipe->add_flag("--json", p->json, "Machine-readable output");
   pipe->callback([p] { run_pipeline(*p); });
 

@@ -92,6 +92,15 @@ EplbPolicy resolve_policy(const ExpertLoads& loads, const EplbTopology& t, EplbP
                                        std::to_string(i % loads.experts) + " is " + std::to_string(v) +
                                        ": loads must be finite and ≥ 0");
   }
+  // Every figure the planner prints (a GPU's load, a mean, a migration cost) is a sum of at most
+  // one layer's loads; each value finite is not enough when they add up past a double.
+  for (int l = 0; l < loads.layers; ++l) {
+    double total = 0;
+    for (int e = 0; e < loads.experts; ++e) total += loads.values[size_t(l) * size_t(loads.experts) + size_t(e)];
+    if (!std::isfinite(total))
+      fail(Errc::invalid_argument, "expert loads of layer " + std::to_string(l) +
+                                       " add up to more than a double holds; scale them down");
+  }
   if (t.slots <= 0 || t.groups <= 0 || t.nodes <= 0 || t.gpus <= 0)
     fail(Errc::invalid_argument, "slots, groups, nodes and GPUs must all be positive (" + topo_text(loads, t) + ")");
   // NOTES: bounds that keep a typo from turning into minutes of work or gigabytes of memory; the

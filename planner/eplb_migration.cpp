@@ -1,5 +1,6 @@
 // Migration-aware rebalancing: balance against the number of expert copies a new placement needs.
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -104,7 +105,16 @@ Placement rebalance_with_migration(const Placement& current, const ExpertLoads& 
     fail(Errc::invalid_argument, "current placement has " + std::to_string(current.layers.size()) + " layers × " +
                                      std::to_string(current.experts) + " experts but the loads have " +
                                      std::to_string(loads.layers) + " × " + std::to_string(loads.experts));
-  if (!(options.move_cost >= 0)) fail(Errc::invalid_argument, "move cost must be ≥ 0");
+  if (!(options.move_cost >= 0) || !std::isfinite(options.move_cost))
+    fail(Errc::invalid_argument, "move cost must be finite and ≥ 0, got " + std::to_string(options.move_cost));
+  // A layer's cost is its heaviest GPU plus move_cost × copies (at most one per slot).
+  for (int l = 0; l < loads.layers; ++l) {
+    double total = 0;
+    for (int e = 0; e < loads.experts; ++e) total += loads.values[size_t(l) * size_t(loads.experts) + size_t(e)];
+    if (!std::isfinite(total + options.move_cost * t.slots))
+      fail(Errc::invalid_argument, "move cost " + std::to_string(options.move_cost) + " × " + std::to_string(t.slots) +
+                                       " slots is more than a double holds");
+  }
   check_placement(current);
   const bool hier = policy == EplbPolicy::hierarchical;
 

@@ -98,12 +98,19 @@ int Schedule::rank_of(int stage, int micro_batch) const {
   }
 }
 
+long long schedule_chunks(ScheduleKind kind, int ranks, int micro_batches) {
+  const long long stages = kind == ScheduleKind::dualpipev ? 2LL * ranks : ranks;
+  return stages * micro_batches;
+}
+
 Schedule make_schedule(ScheduleKind kind, int ranks, int micro_batches) {
   const std::string what = std::string(to_string(kind)) + " with " + std::to_string(ranks) + " ranks and " +
                            std::to_string(micro_batches) + " micro-batches";
   if (ranks < 1 || micro_batches < 1) fail(Errc::invalid_argument, what + ": both counts must be ≥ 1");
-  if (double(ranks) * micro_batches > 4e6)
-    fail(Errc::invalid_argument, what + ": too large to simulate (ranks × micro-batches must stay ≤ 4,000,000)");
+  if (schedule_chunks(kind, ranks, micro_batches) > kMaxScheduleChunks)
+    fail(Errc::invalid_argument, what + ": too large to simulate (stages × micro-batches = " +
+                                     std::to_string(schedule_chunks(kind, ranks, micro_batches)) + ", at most " +
+                                     std::to_string(kMaxScheduleChunks) + ")");
   if (kind == ScheduleKind::dualpipe && ranks % 2 != 0)
     fail(Errc::invalid_argument, what + ": DualPipe needs an even number of ranks");
   if (kind == ScheduleKind::dualpipe && micro_batches % 2 != 0)

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -29,10 +30,14 @@ std::string timeline_text(const Schedule& s, const SimulationResult& res, int wi
     for (size_t i = 0; i < s.ops[r].size(); ++i) {
       const PipelineOp& op = s.ops[r][i];
       const char c = op.overlapped() ? 'X' : op.pass[0].kind == PassKind::backward_input ? 'b' : char(op.pass[0].kind);
-      // A column shows the op covering its midpoint.
-      for (int col = 0; col < width; ++col) {
+      // A column shows the op covering its midpoint. Only the columns near the op's span are
+      // tested (one either side for rounding), so a rank costs ops + width, not ops × width.
+      const double start = res.timing[r][i].start, end = res.timing[r][i].end;
+      const int first = std::clamp(int(std::floor(start / per_col - 0.5)) - 1, 0, width);
+      const int last = std::clamp(int(std::ceil(end / per_col - 0.5)) + 1, 0, width);
+      for (int col = first; col < last; ++col) {
         const double mid = (col + 0.5) * per_col;
-        if (mid >= res.timing[r][i].start && mid < res.timing[r][i].end) line[size_t(col)] = c;
+        if (mid >= start && mid < end) line[size_t(col)] = c;
       }
     }
     char tail[96];

@@ -1,6 +1,8 @@
 // Invariants of the greedy placement and the refinement on random inputs.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <random>
 
 #include "eplb_packing.hpp"
@@ -163,4 +165,21 @@ TEST(EplbErrors, BadShapesAndLoadsNameTheProblem) {
   ExpertLoads nan = ok;
   nan.values[3] = std::nan("");
   EXPECT_NE(message(nan, {16, 4, 2, 4}).find("finite"), std::string::npos);
+  // Each load finite, but their sum is not: every printed figure would be inf or nan.
+  ExpertLoads huge = ok;
+  for (double& v : huge.values) v = 1e308;
+  EXPECT_NE(message(huge, {16, 4, 2, 4}).find("more than a double holds"), std::string::npos);
+}
+
+TEST(EplbErrors, AMoveCostMustBeFinite) {
+  const ExpertLoads loads = synth::skewed_loads(1, 16, 1, 1.0);
+  const Placement current = plan_eplb(loads, {16, 4, 2, 4});
+  for (double cost : {std::numeric_limits<double>::infinity(), std::nan(""), -1.0, 1e308}) {
+    try {
+      rebalance_with_migration(current, loads, {cost});
+      ADD_FAILURE() << cost;
+    } catch (const shapejit::Error& e) {
+      EXPECT_EQ(e.code(), shapejit::Errc::invalid_argument) << cost;
+    }
+  }
 }

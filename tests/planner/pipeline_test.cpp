@@ -175,6 +175,8 @@ TEST(PipelineSchedule, BadCountsAreRejectedWithTheReason) {
   EXPECT_NE(message(ScheduleKind::dualpipev, 4, 7).find("at least 2 × ranks"), std::string::npos);
   EXPECT_NE(message(ScheduleKind::one_f_one_b, 0, 4).find("≥ 1"), std::string::npos);
   EXPECT_NE(message(ScheduleKind::zb1p, 100000, 1000000).find("too large"), std::string::npos);
+  // DualPipeV has two stages per rank: the bound counts stages, not ranks.
+  EXPECT_NE(message(ScheduleKind::dualpipev, 512, 4096).find("too large"), std::string::npos);
   EXPECT_THROW(parse_schedule_kind("gpipe"), shapejit::Error);
   EXPECT_THROW(parse_pass_costs("{\"F\": -1}"), shapejit::Error);
   EXPECT_THROW(parse_pass_costs("{\"B\": 1, \"W\": 2}"), shapejit::Error);

@@ -58,3 +58,28 @@ TEST(Timeline, OpLabelsNameKindAndMicroBatch) {
   EXPECT_NE(all.find("&B"), std::string::npos) << all;
   EXPECT_NE(all.find("W"), std::string::npos) << all;
 }
+
+TEST(Timeline, TextGanttColumnsAreThoseWhoseMidpointAnOpCovers) {
+  // The Gantt tests only the columns near each op; it must mark exactly the columns the
+  // definition (midpoint inside [start, end)) gives, at any width.
+  for (const ScheduleKind kind : {ScheduleKind::one_f_one_b, ScheduleKind::zb1p, ScheduleKind::dualpipev}) {
+    const Schedule s = make_schedule(kind, 4, 8);
+    const SimulationResult res = simulate(s, {1.3, 2.1, 0.7, 0, 0.05});
+    for (const int width : {8, 33, 96, 1000}) {
+      const std::string text = timeline_text(s, res, width);
+      const double per_col = res.makespan / width;
+      for (int r = 0; r < s.ranks; ++r) {
+        std::string want(size_t(width), '.');
+        for (size_t i = 0; i < s.ops[r].size(); ++i) {
+          const PipelineOp& op = s.ops[r][i];
+          const char c = op.overlapped() ? 'X' : op.pass[0].kind == PassKind::backward_input ? 'b' : char(op.pass[0].kind);
+          for (int col = 0; col < width; ++col) {
+            const double mid = (col + 0.5) * per_col;
+            if (mid >= res.timing[r][i].start && mid < res.timing[r][i].end) want[size_t(col)] = c;
+          }
+        }
+        EXPECT_NE(text.find("|" + want + "|"), std::string::npos) << to_string(kind) << " width " << width << " rank " << r;
+      }
+    }
+  }
+}

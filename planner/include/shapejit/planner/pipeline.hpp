@@ -45,9 +45,17 @@ struct Schedule {
   int rank_of(int stage, int micro_batch) const;
 };
 
+// Chunks of a schedule: stages × micro-batches. Each holds up to three passes (F, and B or I + W),
+// so this bounds the ops generated and simulated and every per-pass output.
+long long schedule_chunks(ScheduleKind kind, int ranks, int micro_batches);
+// NOTES: keeps a typo from turning into minutes of work or gigabytes of memory: a chunk costs
+// about 200 bytes of schedule and simulation state (2M chunks of DualPipeV: 1 s, 390 MB).
+inline constexpr long long kMaxScheduleChunks = 1'000'000;
+
 // Throws Error(invalid_argument) for a rank or micro-batch count the schedule cannot run:
 // DualPipe needs an even rank count and an even micro-batch count ≥ 2 × ranks; DualPipeV needs
-// micro-batches ≥ 2 × ranks; 1F1B and ZB1P need ranks ≥ 1 and micro-batches ≥ 1.
+// micro-batches ≥ 2 × ranks; 1F1B and ZB1P need ranks ≥ 1 and micro-batches ≥ 1; more than
+// kMaxScheduleChunks chunks are refused.
 Schedule make_schedule(ScheduleKind kind, int ranks, int micro_batches);
 
 // Checks that every micro-batch has exactly one F and either one B or one I and one W at every
