@@ -1,3 +1,4 @@
+#include "gemm/gemm_layout.cuh"
 #include "shapejit/jit/kernel_definition.hpp"
 
 namespace shapejit::jit {
@@ -23,6 +24,14 @@ std::vector<KernelParam> common_params(long long block_k, long long max_block_n)
 
 bool whole_clusters(const ParamValues& v) { return v["NUM_SMS"] % v["kNumMulticast"] == 0; }
 
+// The kernels' own shared-memory layout (templates/gemm/gemm_layout.cuh).
+constexpr const char* kStagesFitText =
+    "the stages fit in shared memory (232448 bytes including the 1024-byte alignment slack)";
+static_assert(kernels::kGemmMaxSmemBytes == 232448 && kernels::kGemmSmemAlignSlack == 1024,
+              "kStagesFitText states the layout's limits");
+
+int arg(const ParamValues& v, std::string_view name) { return static_cast<int>(v[name]); }
+
 }  // namespace
 
 // GEMM kernels for Hopper (templates/gemm/); docs/gemm.md explains the parameters.
@@ -40,6 +49,11 @@ std::vector<KernelDefinition> gemm_kernel_definitions() {
        [](const ParamValues& v) { return v["BLOCK_N"] * 2 % v["kSwizzleDBytes"] == 0; }},
       {"kNumGroups is 1 unless kGemmType is masked",
        [](const ParamValues& v) { return v["kGemmType"] == 2 || v["kNumGroups"] == 1; }},
+      {kStagesFitText,
+       [](const ParamValues& v) {
+         return kernels::fp8_gemm_smem(arg(v, "BLOCK_M"), arg(v, "BLOCK_N"), arg(v, "kNumStages"))
+             .fits();
+       }},
       {"contiguous groups do not share B across a pair of M blocks",
        [](const ParamValues& v) {
          return !(v["kGemmType"] == 1 && v["kNumMulticast"] == 2 && !v["kMulticastOnA"]);
@@ -55,6 +69,12 @@ std::vector<KernelDefinition> gemm_kernel_definitions() {
       {"BLOCK_N * output bytes is a multiple of kSwizzleDBytes",
        [](const ParamValues& v) {
          return v["BLOCK_N"] * (v["kOutFP32"] ? 4 : 2) % v["kSwizzleDBytes"] == 0;
+       }},
+      {kStagesFitText,
+       [](const ParamValues& v) {
+         return kernels::bf16_gemm_smem(arg(v, "BLOCK_M"), arg(v, "BLOCK_N"), arg(v, "kNumStages"),
+                                        v["kOutFP32"] != 0)
+             .fits();
        }},
   };
   return {fp8, bf16};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "gemm/gemm_layout.cuh"
 #include "shapejit/error.hpp"
 #include "shapejit/jit/kernel_catalog.hpp"
 
@@ -10,7 +11,6 @@ namespace shapejit::runtime {
 namespace {
 
 constexpr int kMaxStages = 12;
-constexpr bool kHeuristicMulticast = false;
 
 int ceil_div(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
 
@@ -23,17 +23,19 @@ GemmConfigOverride& override_hook() {
   return hook;
 }
 
+// The device's opt-in limit, at most what the kernels' layout allows.
+int smem_limit(const DeviceInfo& dev) {
+  return dev.max_smem_per_block_optin > 0
+             ? std::min(dev.max_smem_per_block_optin, static_cast<int>(kernels::kGemmMaxSmemBytes))
+             : kernels::kGemmMaxSmemBytes;
+}
+
 int out_bytes(const GemmProblem& p) { return p.kind == GemmKind::bf16 && p.out_fp32 ? 4 : 2; }
 
-// Tiles the persistent grid walks: one per CTA, counting both CTAs of a cluster pair even when
-// one of them falls outside the matrix.
-long long num_tiles(const GemmProblem& p, int block_m, int block_n, int multicast, bool on_a) {
+// Tiles the persistent grid walks.
+long long num_tiles(const GemmProblem& p, int block_m, int block_n) {
   const int m = std::max(p.m, 1);
-  long long m_blocks = ceil_div(m, block_m), n_blocks = ceil_div(p.n, block_n);
-  if (multicast > 1) {
-    if (on_a) n_blocks = 2LL * ceil_div(n_blocks, 2);
-    else m_blocks = 2LL * ceil_div(m_blocks, 2);
-  }
+  const long long m_blocks = ceil_div(m, block_m), n_blocks = ceil_div(p.n, block_n);
   const long long groups = p.layout == GemmLayout::grouped_masked ? p.num_groups : 1;
   return groups * m_blocks * n_blocks;
 }
@@ -85,17 +87,18 @@ std::vector<int> gemm_block_n_candidates(GemmKind kind) {
   return v;
 }
 
+int GemmConfig::threads() const { return kernels::gemm_threads(block_m); }
+
 int gemm_smem_bytes(GemmKind kind, int block_m, int block_n, int num_stages, bool out_fp32) {
-  const int d = block_m * block_n * (kind == GemmKind::bf16 && out_fp32 ? 4 : 2);
-  // Per stage: A and B tiles of 128 bytes of K per row (128 FP8 or 64 BF16), A scales (FP8).
-  const int stage = block_m * 128 + block_n * 128 + (kind == GemmKind::fp8_1d2d ? block_m * 4 : 0);
-  const int barriers = num_stages * 16;
-  return d + num_stages * stage + barriers + 1024;
+  const kernels::GemmSmemLayout layout =
+      kind == GemmKind::fp8_1d2d ? kernels::fp8_gemm_smem(block_m, block_n, num_stages)
+                                 : kernels::bf16_gemm_smem(block_m, block_n, num_stages, out_fp32);
+  return layout.dynamic_bytes();
 }
 
 GemmConfig heuristic_gemm_config(const GemmProblem& p, const DeviceInfo& dev) {
   const int num_sms = std::max(dev.num_sms, 1);
-  const int smem_limit = dev.max_smem_per_block_optin > 0 ? dev.max_smem_per_block_optin : 232448;
+  const int limit = smem_limit(dev);
   const int block_k = p.kind == GemmKind::fp8_1d2d ? 128 : 64;
   GemmConfig best;
   Score best_score{};
@@ -114,8 +117,8 @@ GemmConfig heuristic_gemm_config(const GemmProblem& p, const DeviceInfo& dev) {
       // vs 128, docs/gemm.md). Once the grid has many tiles (M > 128), only BLOCK_N dividing
       // 128 is considered; small M stays memory-bound and keeps every width.
       if (p.kind == GemmKind::fp8_1d2d && p.m > 128 && 128 % block_n != 0) continue;
-      if (gemm_smem_bytes(p.kind, block_m, block_n, 2, p.out_fp32) > smem_limit) continue;
-      const Score s = score(num_tiles(p, block_m, block_n, 1, false), num_sms, block_m, block_n);
+      if (gemm_smem_bytes(p.kind, block_m, block_n, 2, p.out_fp32) > limit) continue;
+      const Score s = score(num_tiles(p, block_m, block_n), num_sms, block_m, block_n);
       if (!have || s.better_than(best_score)) {
         have = true;
         best_score = s;
@@ -130,35 +133,10 @@ GemmConfig heuristic_gemm_config(const GemmProblem& p, const DeviceInfo& dev) {
   best.num_sms = num_sms;
   best.swizzle_d_bytes = swizzle_for(best.block_n, out_bytes(p));
 
-  // Multicast: a 2-CTA cluster shares one operand, halving its L2 → SM traffic. Measured on
-  // H100 it does not pay yet in these kernels (M = 4096: 850 → 525 TFLOPS at BLOCK_N 128, the
-  // pair runs in lock-step through the shared empty barriers), so the heuristic leaves it off;
-  // the kernels support it (tested) and a tuning record can turn it on.
-  if (kHeuristicMulticast && p.m >= 512 && num_sms % 2 == 0) {
-    const long long m_blocks = ceil_div(p.m, best.block_m), n_blocks = ceil_div(p.n, best.block_n);
-    struct Option { bool on_a; bool allowed; };
-    // Sharing B pairs tiles along M (needs both M blocks of a pair in one group); sharing A
-    // pairs tiles along N.
-    const Option options[] = {
-        {false, p.layout == GemmLayout::normal && m_blocks >= 2},
-        {true, n_blocks >= 2},
-    };
-    for (const auto& o : options) {
-      if (!o.allowed) continue;
-      const bool even = o.on_a ? n_blocks % 2 == 0 : m_blocks % 2 == 0;
-      const Score s = score(num_tiles(p, best.block_m, best.block_n, 2, o.on_a), num_sms,
-                            best.block_m, best.block_n);
-      if (even && s.waves <= best_score.waves) {
-        best.num_multicast = 2;
-        best.multicast_on_a = o.on_a;
-        break;
-      }
-    }
-  }
-
+  // No multicast: 2-CTA pairs measured slower on H100 (M = 4096: 850 → 525 TFLOPS, BLOCK_N 128).
   int stages = 1;
   while (stages < kMaxStages &&
-         gemm_smem_bytes(p.kind, best.block_m, best.block_n, stages + 1, p.out_fp32) <= smem_limit)
+         gemm_smem_bytes(p.kind, best.block_m, best.block_n, stages + 1, p.out_fp32) <= limit)
     ++stages;
   best.num_stages = stages;
   best.smem_bytes = gemm_smem_bytes(p.kind, best.block_m, best.block_n, stages, p.out_fp32);
@@ -195,7 +173,7 @@ bool gemm_config_valid(const GemmProblem& p, const GemmConfig& c, const DeviceIn
     if (why) *why = reason;
     return false;
   };
-  const int smem_limit = dev.max_smem_per_block_optin > 0 ? dev.max_smem_per_block_optin : 232448;
+  const int limit = smem_limit(dev);
   const int block_k = p.kind == GemmKind::fp8_1d2d ? 128 : 64;
   // The kernel's own rules (tile, stages, multicast, swizzle, grid) come from its definition.
   try {
@@ -206,9 +184,9 @@ bool gemm_config_valid(const GemmProblem& p, const GemmConfig& c, const DeviceIn
   if (c.block_k != block_k) return no("BLOCK_K must be " + std::to_string(block_k));
   const int smem = gemm_smem_bytes(p.kind, c.block_m, c.block_n, c.num_stages, p.out_fp32);
   if (c.smem_bytes != smem) return no("smem_bytes does not match the tile and stages");
-  if (smem > smem_limit)
+  if (smem > limit)
     return no("needs " + std::to_string(smem) + " B of shared memory, the device allows " +
-              std::to_string(smem_limit));
+              std::to_string(limit));
   if (p.layout == GemmLayout::grouped_contiguous && p.align_m % c.block_m != 0)
     return no("contiguous groups are aligned to " + std::to_string(p.align_m) +
               " rows, which BLOCK_M must divide");

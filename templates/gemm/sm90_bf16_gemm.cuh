@@ -11,23 +11,14 @@
 #include "common/warp.cuh"
 #include "common/wgmma.cuh"
 #include "gemm/epilogue.cuh"
+#include "gemm/gemm_layout.cuh"
 #include "gemm/tile_scheduler.cuh"
 
 namespace shapejit::kernels {
 
-// Shared memory the kernel needs (the host adds 1024 B for aligning the base).
-template <int BLOCK_M, int BLOCK_N, int kNumStages, bool kOutFP32>
-struct Bf16GemmSmem {
-  static constexpr int kD = BLOCK_M * BLOCK_N * (kOutFP32 ? 4 : 2);
-  static constexpr int kA = BLOCK_M * 128;   // 64 BF16 of K per row
-  static constexpr int kB = BLOCK_N * 128;
-  static constexpr int kBarriers = kNumStages * 2 * 8;
-  static constexpr int kTotal = kD + kNumStages * (kA + kB) + kBarriers;
-};
-
 template <int SHAPE_M, int SHAPE_N, int SHAPE_K, int BLOCK_M, int BLOCK_N, int kNumStages,
           int kNumMulticast, bool kMulticastOnA, int kSwizzleDBytes, int NUM_SMS, bool kOutFP32>
-__global__ void __launch_bounds__((BLOCK_M / 64 + 1) * 128, 1)
+__global__ void __launch_bounds__(gemm_threads(BLOCK_M), 1)
     sm90_bf16_gemm(const __grid_constant__ TmaDescriptor tmap_a,
                    const __grid_constant__ TmaDescriptor tmap_b,
                    const __grid_constant__ TmaDescriptor tmap_d, uint32_t shape_m) {
@@ -48,7 +39,7 @@ __global__ void __launch_bounds__((BLOCK_M / 64 + 1) * 128, 1)
   static_assert(BLOCK_N % 16 == 0 && BLOCK_N >= 16 && BLOCK_N <= 256, "BLOCK_N 16..256, /16");
   static_assert(kNumMulticast == 1 || kNumMulticast == 2, "multicast over 1 or 2 CTAs");
   static_assert(NUM_SMS % kNumMulticast == 0, "the grid is a whole number of clusters");
-  static_assert(Smem::kTotal + 1024 <= 232448, "stages exceed the 227 KiB of shared memory");
+  static_assert(Smem::kTotal + kGemmSmemAlignSlack <= kGemmMaxSmemBytes, "stages exceed 227 KiB");
 
   const uint32_t m = SHAPE_M > 0 ? static_cast<uint32_t>(SHAPE_M) : shape_m;
   extern __shared__ __align__(1024) uint8_t smem_raw[];

@@ -3,12 +3,12 @@
 //
 //   D[m, n] (BF16) = Σ_kb  sa[kb][m] · sb[n/128][kb] · Σ_{k in block kb} A[m, k] · B[n, k]
 //
-// A [M, K] row-major FP8, scaled per 1x128 (sa: FP32, M-major [K/128][align(M, 4)], the
-// layout shapejit::runtime::transform_sf_to_mn_major produces); B [N, K] row-major FP8,
-// scaled per 128x128 block (sb: FP32 row-major [ceil(N/128)][K/128]). Grouped variants
-// (kGemmType, see gemm/tile_scheduler.cuh) add a leading group dimension to B and sb; the
-// masked layout stacks groups in A [G * M_max, K], its scales [K/128][align(G * M_max, 4)] and
-// D [G, M_max, N] (D's tensor map is 3-D so stores stop at each group's M_max).
+// A [M, K] row-major FP8, scaled per 1x128 (sa: FP32, M-major [K/128][align(M, 4)], what
+// quantization writes with ScaleLayout::m_major, see runtime/scale_layout.hpp); B [N, K]
+// row-major FP8, scaled per 128x128 block (sb: FP32 row-major [ceil(N/128)][K/128]). Grouped
+// variants (kGemmType, see gemm/tile_scheduler.cuh) add a leading group dimension to B and sb;
+// the masked layout stacks groups in A [G * M_max, K], its scales [K/128][align(G * M_max, 4)]
+// and D [G, M_max, N] (D's tensor map is 3-D so stores stop at each group's M_max).
 //
 // Structure: one producer warp group (a single thread issues TMA) and BLOCK_M/64 math warp
 // groups of wgmma; a kNumStages ring of shared-memory stages guarded by full/empty mbarriers;
@@ -22,25 +22,15 @@
 #include "common/warp.cuh"
 #include "common/wgmma.cuh"
 #include "gemm/epilogue.cuh"
+#include "gemm/gemm_layout.cuh"
 #include "gemm/tile_scheduler.cuh"
 
 namespace shapejit::kernels {
 
-// Shared memory the kernel needs (the host adds 1024 B for aligning the base).
-template <int BLOCK_M, int BLOCK_N, int kNumStages>
-struct Fp8GemmSmem {
-  static constexpr int kD = BLOCK_M * BLOCK_N * 2;
-  static constexpr int kA = BLOCK_M * 128;
-  static constexpr int kB = BLOCK_N * 128;
-  static constexpr int kSA = BLOCK_M * 4;
-  static constexpr int kBarriers = kNumStages * 2 * 8;
-  static constexpr int kTotal = kD + kNumStages * (kA + kB + kSA) + kBarriers;
-};
-
 template <int SHAPE_M, int SHAPE_N, int SHAPE_K, int BLOCK_M, int BLOCK_N, int kNumStages,
           int kNumMulticast, bool kMulticastOnA, int kSwizzleDBytes, int NUM_SMS, int kGemmType,
           int kNumGroups>
-__global__ void __launch_bounds__((BLOCK_M / 64 + 1) * 128, 1)
+__global__ void __launch_bounds__(gemm_threads(BLOCK_M), 1)
     sm90_fp8_gemm_1d2d(const __grid_constant__ TmaDescriptor tmap_a,
                        const __grid_constant__ TmaDescriptor tmap_b,
                        const __grid_constant__ TmaDescriptor tmap_sa,
@@ -68,7 +58,7 @@ __global__ void __launch_bounds__((BLOCK_M / 64 + 1) * 128, 1)
   static_assert(BLOCK_N % 16 == 0 && BLOCK_N >= 16 && BLOCK_N <= 256, "BLOCK_N 16..256, /16");
   static_assert(kNumMulticast == 1 || kNumMulticast == 2, "multicast over 1 or 2 CTAs");
   static_assert(NUM_SMS % kNumMulticast == 0, "the grid is a whole number of clusters");
-  static_assert(Smem::kTotal + 1024 <= 232448, "stages exceed the 227 KiB of shared memory");
+  static_assert(Smem::kTotal + kGemmSmemAlignSlack <= kGemmMaxSmemBytes, "stages exceed 227 KiB");
   static_assert(Epilogue::kTileBytes * kNumMathWarpGroups == Smem::kD, "D tile size");
 
   const uint32_t m = SHAPE_M > 0 ? static_cast<uint32_t>(SHAPE_M) : shape_m;

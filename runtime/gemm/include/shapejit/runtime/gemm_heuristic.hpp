@@ -38,7 +38,7 @@ struct GemmConfig {
   int swizzle_d_bytes = 0;       // TMA swizzle of the output tile
   int num_sms = 0;               // persistent grid size
   int smem_bytes = 0;            // dynamic shared memory per CTA, alignment slack included
-  int threads() const { return (block_m / 64 + 1) * 128; }
+  int threads() const;           // per CTA, what the kernel's launch bounds allow
   bool operator==(const GemmConfig&) const = default;
 };
 
@@ -54,7 +54,8 @@ const jit::KernelDefinition& gemm_definition(GemmKind kind);
 // accumulation keeps two BLOCK_N/2 register tiles per thread).
 std::vector<int> gemm_block_n_candidates(GemmKind kind);
 
-// Dynamic shared memory of a configuration, 1024 B alignment slack included.
+// Dynamic shared memory of a configuration, 1024 B alignment slack included (the kernels'
+// layout, templates/gemm/gemm_layout.cuh).
 int gemm_smem_bytes(GemmKind kind, int block_m, int block_n, int num_stages, bool out_fp32);
 
 // The heuristic's pick for the problem (M as given, no bucketing): fewest waves of tiles over
