@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -70,17 +71,30 @@ struct Worker {
     if (fd >= 0) ::close(fd);
     fd = -1;
     if (pid > 0) {
-      ::kill(pid, sig);
+      // The worker leads its own process group: whatever it started goes with it, so nothing
+      // it spawned outlives it holding our pipes open.
+      ::kill(-pid, sig);
       int status = 0;
       while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
       pid = -1;
     }
   }
+  // Whether the worker process is still running (it is not reaped here).
+  bool alive() const {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+  }
   // After EOF: how the worker ended.
   std::string reap() {
     ::close(fd);
     fd = -1;
+    // Wait for the exit without reaping: the unreaped worker keeps its group id from being reused
+    // while the rest of its group is killed.
+    siginfo_t info{};
+    while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+    }
+    ::kill(-pid, SIGKILL);
     int status = 0;
     pid_t r;
     while ((r = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
@@ -103,8 +117,13 @@ std::unique_ptr<Worker> spawn_worker(const fs::path& exe) {
   posix_spawn_file_actions_adddup2(&actions, sv[1], 1);
   const std::string path = exe.string();
   char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);   // a group of its own, led by the worker
   pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, argv, environ);
+  const int rc = ::posix_spawn(&pid, path.c_str(), &actions, &attr, argv, environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   ::close(sv[1]);
   if (rc != 0) {
@@ -183,7 +202,7 @@ CompileResult WorkerPool::compile(const KernelSpec& spec, bool want_ptx) {
   }
   std::optional<std::string> reply;
   try {
-    reply = proto::read_message(w->fd, impl_->options.timeout_s * 1000);
+    reply = proto::read_message(w->fd, impl_->options.timeout_s * 1000, [&w] { return w->alive(); });
   } catch (const Error& e) {
     if (e.code() != Errc::compile_timeout) {
       drop();

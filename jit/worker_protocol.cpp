@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -130,20 +131,30 @@ bool write_message(int fd, const std::string& payload) {
 
 namespace {
 
-// Reads exactly n bytes; false on EOF. Honors the deadline (steady clock, ms since epoch of
-// the clock; < 0 = none).
-bool read_exact(int fd, char* buf, size_t n, long long deadline) {
+// Reads exactly n bytes; false on EOF or when the peer is found dead. Honors the deadline
+// (steady clock, ms since epoch of the clock; < 0 = none).
+bool read_exact(int fd, char* buf, size_t n, long long deadline, const std::function<bool()>& peer_alive) {
+  // NOTES: how often an idle wait asks whether the peer still lives; a child it left behind may
+  // hold the socket open, so EOF alone cannot tell.
+  constexpr int kAliveCheckMs = 100;
   size_t done = 0;
   while (done < n) {
-    if (deadline >= 0) {
-      const long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::steady_clock::now().time_since_epoch())
-                                .count();
-      if (now >= deadline) fail(Errc::compile_timeout, "deadline passed");
+    if (deadline >= 0 || peer_alive) {
+      int wait = peer_alive ? kAliveCheckMs : -1;
+      if (deadline >= 0) {
+        const long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count();
+        if (now >= deadline) fail(Errc::compile_timeout, "deadline passed");
+        wait = wait < 0 ? static_cast<int>(deadline - now) : static_cast<int>(std::min<long long>(wait, deadline - now));
+      }
       pollfd p{fd, POLLIN, 0};
-      int rc = ::poll(&p, 1, static_cast<int>(deadline - now));
+      int rc = ::poll(&p, 1, wait);
       if (rc < 0 && errno == EINTR) continue;
-      if (rc == 0) continue;   // re-check the deadline
+      if (rc == 0) {
+        if (peer_alive && !peer_alive()) return false;
+        continue;   // re-check the deadline
+      }
     }
     ssize_t got = ::read(fd, buf + done, n - done);
     if (got < 0 && errno == EINTR) continue;
@@ -155,7 +166,7 @@ bool read_exact(int fd, char* buf, size_t n, long long deadline) {
 
 }  // namespace
 
-std::optional<std::string> read_message(int fd, int deadline_ms) {
+std::optional<std::string> read_message(int fd, int deadline_ms, const std::function<bool()>& peer_alive) {
   const long long deadline =
       deadline_ms < 0 ? -1
                       : std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -163,12 +174,12 @@ std::optional<std::string> read_message(int fd, int deadline_ms) {
                                 .count() +
                             deadline_ms;
   char header[4];
-  if (!read_exact(fd, header, 4, deadline)) return std::nullopt;
+  if (!read_exact(fd, header, 4, deadline, peer_alive)) return std::nullopt;
   std::uint32_t n = 0;
   for (int i = 0; i < 4; ++i) n |= std::uint32_t(static_cast<unsigned char>(header[i])) << (8 * i);
   if (n > kMaxMessage) fail(Errc::io, "compile worker message too large");
   std::string payload(n, '\0');
-  if (!read_exact(fd, payload.data(), n, deadline)) return std::nullopt;
+  if (!read_exact(fd, payload.data(), n, deadline, peer_alive)) return std::nullopt;
   return payload;
 }
 

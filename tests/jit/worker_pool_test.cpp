@@ -1,6 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "shapejit/error.hpp"
@@ -97,4 +102,73 @@ TEST(WorkerPool, MissingWorkerExecutableIsANamedError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/shapejit-compile-worker"), std::string::npos) << e.what();
   }
+}
+
+namespace {
+
+// A stand-in worker: a shell script that starts a long-lived child, writes the child's pid,
+// then either hangs or exits without answering.
+std::filesystem::path script_worker(const std::string& name, const std::string& last_line) {
+  const auto dir = std::filesystem::temp_directory_path() / ("shapejit-worker-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto script = dir / "worker.sh";
+  std::ofstream(script) << "#!/bin/sh\nsleep 300 &\necho $! > " << (dir / "child.pid").string() << "\n" << last_line << "\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  return script;
+}
+
+pid_t child_pid(const std::filesystem::path& script) {
+  const auto file = script.parent_path() / "child.pid";
+  for (int i = 0; i < 200 && !std::filesystem::exists(file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  pid_t pid = 0;
+  std::ifstream(file) >> pid;
+  return pid;
+}
+
+// Gone or a zombie waiting for its new parent to reap it.
+bool ended(pid_t pid) {
+  for (int i = 0; i < 300; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return true;
+    const auto close = line.rfind(')');
+    if (close != std::string::npos && line.size() > close + 2 && line[close + 2] == 'Z') return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST(WorkerPool, ATimedOutWorkerIsKilledWithEverythingItStarted) {
+  const auto script = script_worker("hang", "exec sleep 300");
+  WorkerPoolOptions o = options(/*timeout_s=*/1);
+  o.worker_path = script;
+  {
+    WorkerPool pool(o);
+    EXPECT_THROW(pool.compile(KernelSpec::parse("quant/per_token_group_quant<512,128,256>@sm_90a"), false),
+                 CompileError);
+  }
+  const pid_t child = child_pid(script);
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(ended(child)) << "the worker's child " << child << " outlived it";
+  if (!ended(child)) ::kill(child, SIGKILL);
+}
+
+TEST(WorkerPool, AWorkerThatDiesTakesWhatItStartedWithIt) {
+  const auto script = script_worker("exit", "exit 3");
+  WorkerPoolOptions o = options();
+  o.worker_path = script;
+  WorkerPool pool(o);
+  try {
+    pool.compile(KernelSpec::parse("quant/per_token_group_quant<512,128,256>@sm_90a"), false);
+    FAIL();
+  } catch (const CompileError& e) {
+    EXPECT_EQ(e.code(), Errc::compiler_crashed) << e.what();
+  }
+  const pid_t child = child_pid(script);
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(ended(child)) << "the worker's child " << child << " outlived it";
+  if (!ended(child)) ::kill(child, SIGKILL);
 }
