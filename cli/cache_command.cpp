@@ -4,34 +4,27 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cache_open.hpp"
 #include "commands.hpp"
 #include "shapejit/cache/kernel_store.hpp"
+#include "shapejit/cache/recovery.hpp"
 #include "shapejit/error.hpp"
-#include "shapejit/runtime/runtime.hpp"
 
 namespace shapejit::cli {
 namespace {
+namespace fs = std::filesystem;
 
 struct CacheArgs {
   std::string cache;
   std::string family, arch, file;
   long long max_bytes = -1;
-  bool json = false, repair = false;
+  bool json = false, repair = false, force = false;
 };
 
-std::unique_ptr<cache::KernelStore> open_store(const CacheArgs& a, bool must_persist = true) {
-  const std::filesystem::path path = a.cache.empty() ? runtime::default_cache_path() : std::filesystem::path(a.cache);
-  std::string why;
-  auto store = std::make_unique<cache::KernelStore>(path, cache::StoreOptions{
-      .busy_timeout_ms = 60000, .on_bypass = [&why](const std::string& w) { why = w; }});
-  if (must_persist && !store->persistent()) fail(Errc::cache, why);
-  if (!why.empty()) std::cerr << why << "\n";
-  return store;
-}
-
 void cmd_ls(const CacheArgs& a) {
-  auto store = open_store(a);
-  const auto records = store->list(a.family, a.arch);
+  auto store = open_cache(cache_path(a.cache), CacheAccess::existing);
+  std::vector<cache::KernelRecord> records;
+  with_recovery_hint(*store, [&] { records = store->list(a.family, a.arch); });
   if (a.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : records)
@@ -49,8 +42,9 @@ void cmd_ls(const CacheArgs& a) {
 }
 
 void cmd_stats(const CacheArgs& a) {
-  auto store = open_store(a, false);
-  const cache::StoreStats s = store->stats();
+  auto store = open_cache(cache_path(a.cache), CacheAccess::existing, false);
+  cache::StoreStats s;
+  with_recovery_hint(*store, [&] { s = store->stats(); });
   nlohmann::json j = {{"path", s.path}, {"status", s.status}, {"journal_mode", s.journal_mode},
                       {"schema_version", s.schema_version}, {"entries", s.entries},
                       {"bytes", s.bytes}, {"file_bytes", s.file_bytes},
@@ -71,21 +65,98 @@ void cmd_stats(const CacheArgs& a) {
   std::cout << "tuning records: " << s.tuning_records << ", profiles: " << s.profiles << "\n";
 }
 
+// verify --repair on a file that cannot be used at all: keep it under another name, start anew.
+fs::path set_aside(std::unique_ptr<cache::KernelStore>& store, const fs::path& path) {
+  store.reset();   // close it before the rename
+  const fs::path aside = cache::set_aside_database(path);
+  std::cerr << "shapejit: " << path.string() << " is damaged beyond single entries; moved it to " << aside.string()
+            << " and started a new cache at " << path.string() << "\n";
+  store = open_cache(path, CacheAccess::create);
+  return aside;
+}
+
 void cmd_verify(const CacheArgs& a) {
-  auto store = open_store(a);
-  const auto entries = store->list().size();
-  const auto bad = store->verify(a.repair);
-  for (const auto& k : bad) std::cout << "corrupt: " << k << (a.repair ? " (removed)" : "") << "\n";
-  std::cout << entries << " entries checked, " << bad.size() << " corrupt\n";
-  if (!bad.empty()) throw ExitCode{kExitFailure};
+  const fs::path path = cache_path(a.cache);
+  auto store = open_cache(path, a.repair ? CacheAccess::create : CacheAccess::existing, !a.repair);
+  fs::path aside;
+  std::size_t checked = 0;
+  std::vector<std::string> bad;
+  if (a.repair && !store->persistent()) {
+    if (!store->damaged()) fail(Errc::cache, "cannot repair " + path.string() + ": " + store->status());
+    aside = set_aside(store, path);
+  } else {
+    try {
+      with_recovery_hint(*store, [&] {
+        checked = store->list().size();
+        bad = store->verify(a.repair);
+      });
+    } catch (const Error&) {
+      if (!a.repair || !store->damaged()) throw;
+      aside = set_aside(store, path);
+    }
+  }
+  const bool failed = !bad.empty() || !aside.empty();
+  if (a.json) {
+    std::cout << nlohmann::json{{"path", path.string()}, {"checked", checked}, {"corrupt", bad},
+                                {"repaired", a.repair && failed},
+                                {"set_aside", aside.empty() ? nlohmann::json() : nlohmann::json(aside.string())}}
+                     .dump()
+              << "\n";
+  } else {
+    for (const auto& k : bad) std::cout << "corrupt: " << k << (a.repair ? " (removed)" : "") << "\n";
+    if (aside.empty())
+      std::cout << checked << " entries checked, " << bad.size() << " corrupt\n";
+    else
+      std::cout << "damaged database moved to " << aside.string() << "; new cache at " << path.string() << "\n";
+  }
+  if (failed) throw ExitCode{kExitFailure};
 }
 
 void cmd_gc(const CacheArgs& a) {
   if (a.max_bytes < 0) fail(Errc::invalid_argument, "cache gc needs --max-bytes N (N >= 0)");
-  auto store = open_store(a);
-  const long long removed = store->gc(a.max_bytes);
-  std::cout << "evicted " << removed << " least recently used kernels; " << store->stats().bytes
-            << " B remain\n";
+  auto store = open_cache(cache_path(a.cache), CacheAccess::existing);
+  long long removed = 0, remaining = 0;
+  with_recovery_hint(*store, [&] {
+    removed = store->gc(a.max_bytes);
+    remaining = store->stats().bytes;
+  });
+  if (a.json)
+    std::cout << nlohmann::json{{"evicted", removed}, {"bytes", remaining}}.dump() << "\n";
+  else
+    std::cout << "evicted " << removed << " least recently used kernels; " << remaining << " B remain\n";
+}
+
+void cmd_export(const CacheArgs& a) {
+  std::error_code ec;
+  if (!a.force && fs::exists(fs::symlink_status(a.file, ec)))
+    fail(Errc::invalid_argument, "cannot export to " + a.file + ": the file exists (--force replaces it)");
+  auto store = open_cache(cache_path(a.cache), CacheAccess::existing);
+  long long n = 0;
+  with_recovery_hint(*store, [&] { n = store->export_to(a.file); });
+  std::cout << "exported " << n << " kernels to " << a.file << "\n";
+}
+
+void cmd_import(const CacheArgs& a) {
+  auto store = open_cache(cache_path(a.cache), CacheAccess::create);
+  cache::ImportResult r;
+  with_recovery_hint(*store, [&] { r = store->import_from(a.file); });
+  if (a.json)
+    std::cout << nlohmann::json{{"imported", r.imported},        {"already_present", r.skipped_existing},
+                                {"corrupt", r.corrupt},          {"wrong_key", r.wrong_key},
+                                {"tuning_records", r.tuning_records}, {"profiles", r.profiles}}
+                     .dump()
+              << "\n";
+  else
+    std::cout << "imported " << r.imported << ", already present " << r.skipped_existing << ", corrupt skipped "
+              << r.corrupt << ", not this build's key for their spec " << r.wrong_key << "; tuning records "
+              << r.tuning_records << ", profiles " << r.profiles << "\n";
+  if (r.corrupt || r.wrong_key) throw ExitCode{kExitFailure};
+}
+
+void cmd_clear(const CacheArgs& a) {
+  auto store = open_cache(cache_path(a.cache), CacheAccess::existing);
+  with_recovery_hint(*store, [&] { store->clear(); });
+  std::cout << "cleared\n";
 }
 
 }  // namespace
@@ -106,36 +177,31 @@ void add_cache_command(CLI::App& app) {
   stats->add_flag("--json", a->json, "JSON object");
   stats->callback([a] { cmd_stats(*a); });
 
-  auto* verify = cache->add_subcommand("verify", "Check every entry's checksum; exit 1 if any is corrupt");
-  verify->add_flag("--repair", a->repair, "remove corrupt entries (they recompile on next use)");
+  auto* verify = cache->add_subcommand(
+      "verify", "Check every entry's checksum (it covers key, spec and content); exit 1 if any is corrupt");
+  verify->add_flag("--repair", a->repair,
+                   "remove corrupt entries (they recompile on next use); a damaged file is moved aside and "
+                   "a new one started");
+  verify->add_flag("--json", a->json, "one JSON object");
   verify->callback([a] { cmd_verify(*a); });
 
   auto* gc = cache->add_subcommand("gc", "Evict least recently used kernels down to a size");
   gc->add_option("--max-bytes", a->max_bytes, "size bound in bytes")->required();
+  gc->add_flag("--json", a->json, "one JSON object");
   gc->callback([a] { cmd_gc(*a); });
 
   auto* exp = cache->add_subcommand("export", "Write every verified kernel to a portable file");
   exp->add_option("file", a->file, "output file")->required();
-  exp->callback([a] {
-    const long long n = open_store(*a)->export_to(a->file);
-    std::cout << "exported " << n << " kernels to " << a->file << "\n";
-  });
+  exp->add_flag("--force", a->force, "replace the file if it exists");
+  exp->callback([a] { cmd_export(*a); });
 
   auto* imp = cache->add_subcommand("import", "Add the kernels of an exported file (verified)");
   imp->add_option("file", a->file, "exported file")->required()->check(CLI::ExistingFile);
-  imp->callback([a] {
-    const cache::ImportResult r = open_store(*a)->import_from(a->file);
-    std::cout << "imported " << r.imported << ", already present " << r.skipped_existing
-              << ", corrupt skipped " << r.corrupt << "; tuning records " << r.tuning_records
-              << ", profiles " << r.profiles << "\n";
-    if (r.corrupt) throw ExitCode{kExitFailure};
-  });
+  imp->add_flag("--json", a->json, "one JSON object");
+  imp->callback([a] { cmd_import(*a); });
 
   auto* clear = cache->add_subcommand("clear", "Remove every kernel");
-  clear->callback([a] {
-    open_store(*a)->clear();
-    std::cout << "cleared\n";
-  });
+  clear->callback([a] { cmd_clear(*a); });
   // --cache may follow the action too: `shapejit cache ls --cache FILE`.
   for (auto* sub : cache->get_subcommands({})) sub->fallthrough();
 }

@@ -1,12 +1,14 @@
 #pragma once
 // Each subcommand registers itself on the root app and runs from its callback.
-// Exit codes: 0 success, 1 the operation failed, 2 bad input (usage, manifest, shape).
+// Exit codes: 0 success, 1 the operation failed, 2 bad input (usage, manifest, shape),
+// 3 precompile compiled everything but could not store it all in the cache database.
 #include <CLI/CLI.hpp>
 
 namespace shapejit::cli {
 
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitBadInput = 2;
+inline constexpr int kExitNotStored = 3;
 
 // Thrown from a callback to end the program with a given code after printing nothing more.
 struct ExitCode {

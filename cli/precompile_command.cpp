@@ -1,18 +1,25 @@
 // shapejit precompile: compile a model's kernel set (or a manifest's) into the cache database.
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <limits>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
 #include "progress_bar.hpp"
+#include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/error.hpp"
+#include "shapejit/jit/kernel_spec.hpp"
 #include "shapejit/runtime/driver_api.hpp"
 #include "shapejit/runtime/manifest.hpp"
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/runtime/runtime.hpp"
+#include "worker_threads.hpp"
 
 namespace shapejit::cli {
 namespace {
@@ -35,26 +42,78 @@ void print_ops() {
     std::cout << f.op << "\n    " << f.summary << "\n";
 }
 
-runtime::DeviceInfo choose_target(const PrecompileArgs& a) {
-  runtime::DeviceInfo target = runtime::default_target_device();
-  if (a.arch.empty() && a.num_sms == 0 && runtime::driver_available()) target = runtime::current_device();
-  if (!a.arch.empty()) target.arch = a.arch;
-  if (a.num_sms > 0) target.num_sms = a.num_sms;
-  return target;
+// The target and where each of its fields came from: the manifest's "target" overrides the
+// command line, which overrides the device (or the default Hopper target without one).
+struct Target {
+  runtime::DeviceInfo device;
+  std::string arch_from, num_sms_from;
+};
+
+Target choose_target(const PrecompileArgs& a) {
+  Target t{runtime::default_target_device(), "default", "default"};
+  if (a.arch.empty() && a.num_sms == 0 && runtime::driver_available()) {
+    t.device = runtime::current_device();
+    t.arch_from = t.num_sms_from = "device";
+  }
+  if (!a.arch.empty()) t.device.arch = a.arch, t.arch_from = "--arch";
+  if (a.num_sms > 0) t.device.num_sms = a.num_sms, t.num_sms_from = "--num-sms";
+  if (a.manifest.empty()) return t;
+  // Only to report what won; load_manifest applies the same fields and reports any error.
+  std::ifstream in(a.manifest);
+  const nlohmann::json m = nlohmann::json::parse(in, nullptr, false);
+  if (!m.is_object() || !m.contains("target") || !m["target"].is_object()) return t;
+  const nlohmann::json& target = m["target"];
+  if (target.contains("arch") && target["arch"].is_string())
+    t.device.arch = target["arch"].get<std::string>(), t.arch_from = "manifest";
+  if (target.contains("num_sms") && target["num_sms"].is_number_integer())
+    t.device.num_sms = target["num_sms"].get<int>(), t.num_sms_from = "manifest";
+  return t;
+}
+
+// "sm_90a (manifest target; --arch sm_80 ignored)"
+std::string provenance(const std::string& value, const std::string& from, const char* option,
+                       const std::string& given) {
+  std::string s = value + " (" + from;
+  if (from == "manifest" && !given.empty() && given != value) s += "; " + std::string(option) + " " + given + " ignored";
+  return s + ")";
+}
+
+// Keys of the kernels that are not in the database file (compiled, yet kept in memory only).
+std::vector<std::string> not_in_file(const std::filesystem::path& path, const std::vector<std::string>& keys) {
+  cache::StoreOptions options;
+  options.create = false;
+  options.on_bypass = [](const std::string&) {};   // the runtime's store has said why already
+  cache::KernelStore store(path, options);
+  std::set<std::string> present;
+  if (store.persistent()) {
+    try {
+      for (const auto& r : store.list()) present.insert(r.key);
+    } catch (const Error&) {
+      // Unreadable now: nothing counts as stored.
+    }
+  }
+  std::vector<std::string> missing;
+  for (const auto& k : keys)
+    if (!present.count(k)) missing.push_back(k);
+  return missing;
 }
 
 void run_precompile(const PrecompileArgs& a) {
-  const runtime::DeviceInfo target = choose_target(a);
+  // A mistyped --arch is bad input (exit 2), not 84 failed compiles.
+  if (!a.arch.empty()) jit::check_arch(a.arch);
+  const Target target = choose_target(a);
   std::vector<jit::KernelSpec> specs;
   if (!a.manifest.empty()) {
-    specs = runtime::load_manifest(a.manifest, target).specs;
+    specs = runtime::load_manifest(a.manifest, target.device).specs;
   } else {
-    specs = runtime::deepseek_v3_specs(target);
+    specs = runtime::deepseek_v3_specs(target.device);
   }
 
   runtime::RuntimeOptions options;
-  options.cache_path = a.cache;
-  options.jobs = a.jobs > 0 ? a.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.cache_path = a.cache.empty() ? runtime::default_cache_path() : std::filesystem::path(a.cache);
+  // More threads or workers than kernels would only idle.
+  const int wanted = a.jobs > 0 ? a.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.jobs = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(wanted), std::max<std::size_t>(specs.size(), 1)));
   options.compile_in_process = a.in_process;
   options.compile_timeout_s = a.timeout_s;
   runtime::Runtime rt(options);
@@ -65,16 +124,17 @@ void run_precompile(const PrecompileArgs& a) {
   std::atomic<long long> done{0}, hits{0}, compiled{0}, failed{0};
   std::mutex mutex;
   std::vector<double> compile_ms;
-  std::vector<std::string> failures;
+  std::vector<std::string> failures, keys;
 
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < specs.size();) {
       const std::string name = specs[i].canonical();
       try {
         const runtime::CubinLookup r = rt.fetch(specs[i]);
+        std::lock_guard lock(mutex);
+        keys.push_back(r.key);
         if (r.source == runtime::CubinSource::compiled) {
           ++compiled;
-          std::lock_guard lock(mutex);
           compile_ms.push_back(r.result->compile_ms);
         } else {
           ++hits;
@@ -89,9 +149,7 @@ void run_precompile(const PrecompileArgs& a) {
       bar.update(++done, name);
     }
   };
-  std::vector<std::thread> threads;
-  for (int t = 0; t < options.jobs; ++t) threads.emplace_back(work);
-  for (auto& t : threads) t.join();
+  run_work_loop(options.jobs, work);
   bar.finish();
 
   const double seconds =
@@ -100,22 +158,32 @@ void run_precompile(const PrecompileArgs& a) {
   const double median = compile_ms.empty() ? 0.0 : compile_ms[compile_ms.size() / 2];
   for (const auto& f : failures) std::cerr << "failed: " << f << "\n";
   const runtime::RuntimeStats stats = rt.stats();
+  const std::vector<std::string> missing = not_in_file(options.cache_path, keys);
+  const std::string arch = provenance(target.device.arch, target.arch_from, "--arch", a.arch);
+  const std::string sms = provenance(std::to_string(target.device.num_sms), target.num_sms_from, "--num-sms",
+                                     a.num_sms > 0 ? std::to_string(a.num_sms) : "");
   if (a.json) {
     nlohmann::json out = {{"compiled", compiled.load()},   {"hits", hits.load()},
                           {"failed", failed.load()},       {"total", specs.size()},
-                          {"seconds", seconds},            {"median_compile_ms", median},
-                          {"arch", target.arch},           {"num_sms", target.num_sms},
+                          {"not_stored", missing.size()},  {"seconds", seconds},
+                          {"median_compile_ms", median},   {"arch", target.device.arch},
+                          {"num_sms", target.device.num_sms},
+                          {"target_from", {{"arch", target.arch_from}, {"num_sms", target.num_sms_from}}},
                           {"cache", stats.cache_status},
                           {"cache_corrupt", stats.cache_corrupt},
                           {"cache_bypasses", stats.cache_bypasses}};
     std::cout << out.dump() << std::endl;
   } else {
-    std::cout << "precompiled " << specs.size() << " kernels for " << target.arch << " ("
-              << target.num_sms << " SMs) in " << seconds << " s: " << compiled << " compiled, "
-              << hits << " cache hits, " << failed << " failed; median compile " << median
-              << " ms\ncache: " << stats.cache_status << "\n";
+    std::cout << "precompiled " << specs.size() << " kernels for " << arch << ", " << sms << " SMs in " << seconds
+              << " s: " << compiled << " compiled, " << hits << " cache hits, " << failed
+              << " failed; median compile " << median << " ms\ncache: " << stats.cache_status << "\n";
   }
   if (failed) throw ExitCode{kExitFailure};
+  if (!missing.empty()) {
+    std::cerr << "shapejit: " << missing.size() << " of " << specs.size() << " kernels are not in the cache database "
+              << options.cache_path.string() << " (" << stats.cache_status << "); see `shapejit cache stats`\n";
+    throw ExitCode{kExitNotStored};
+  }
 }
 
 }  // namespace
@@ -128,7 +196,8 @@ void add_precompile_command(CLI::App& app) {
   model->excludes(manifest);
   cmd->add_option("--arch", a->arch, "target arch (default: this GPU, else sm_90a)");
   cmd->add_option("--num-sms", a->num_sms, "target SM count (default: this GPU, else 132)")->check(CLI::PositiveNumber);
-  cmd->add_option("-j,--jobs", a->jobs, "parallel compiles (default: number of cores)");
+  cmd->add_option("-j,--jobs", a->jobs, "parallel compiles, at least 1 (default: number of cores)")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
   cmd->add_option("--cache", a->cache, "cache database (default: $XDG_CACHE_HOME/shapejit/kernels.db)");
   cmd->add_flag("--json", a->json, "print one JSON summary line instead of text");
   cmd->add_flag("--in-process", a->in_process, "compile in this process instead of worker processes");

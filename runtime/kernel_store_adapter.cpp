@@ -10,9 +10,25 @@ KernelStoreAdapter::KernelStoreAdapter(const std::filesystem::path& path)
 
 KernelStoreAdapter::~KernelStoreAdapter() = default;
 
+namespace {
+// A holder that hangs (a stopped process) delays others by at most this; its death releases at once.
+constexpr std::chrono::minutes kLeaseWait{10};
+}  // namespace
+
 std::optional<jit::CompileResult> KernelStoreAdapter::get(const std::string& key) {
   auto record = store_->get(key);
-  if (!record) return std::nullopt;
+  if (!record) {
+    std::optional<cache::CompileLease> lease = store_->lease(key, kLeaseWait);
+    // Read again under the lease: another process may have stored the kernel meanwhile.
+    if (lease) record = store_->get(key);
+    if (!record) {
+      if (lease) {
+        std::lock_guard lock(mutex_);
+        leases_.insert_or_assign(key, std::move(*lease));
+      }
+      return std::nullopt;
+    }
+  }
   jit::CompileResult r;
   r.cubin = std::move(record->cubin);
   r.ptx = std::move(record->ptx);
@@ -45,6 +61,12 @@ void KernelStoreAdapter::put(const std::string& key, const jit::KernelSpec& spec
   r.static_smem_bytes = result.static_smem_bytes;
   r.compile_ms = result.compile_ms;
   store_->put(std::move(r));
+  abandon(key);
+}
+
+void KernelStoreAdapter::abandon(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  leases_.erase(key);
 }
 
 std::string KernelStoreAdapter::status() const { return store_->status(); }

@@ -132,6 +132,7 @@ CubinLookup Runtime::fetch(const jit::KernelSpec& spec) {
     finish(std::move(result), CubinSource::compiled);
     return out;
   } catch (...) {
+    if (m.store) m.store->abandon(out.key);
     std::lock_guard lock(m.mutex);
     ++m.stats.compile_failures;
     m.in_flight.erase(out.key);
