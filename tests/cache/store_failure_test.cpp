@@ -220,6 +220,7 @@ TEST(KernelStoreFailure, DamagedPagesNeverGiveAWrongKernelOrAnExceptionFromGetAn
   if (checker.persistent()) {
     EXPECT_THROW(checker.verify(false), shapejit::Error);
   }
+  EXPECT_TRUE(checker.damaged()) << "so that the CLI can offer to set it aside";
 }
 
 TEST(KernelStoreFailure, ReadOnlyDirectoryWithARollbackJournalFileStillServesHits) {
