@@ -7,8 +7,12 @@
 #include "shapejit/error.hpp"
 #include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/op_registry.hpp"
+#include "shapejit/runtime/op_shape.hpp"
 
 namespace shapejit::runtime {
+namespace {
+constexpr long long kMaxSms = 1024;
+}  // namespace
 
 Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::string& origin) {
   nlohmann::json doc;
@@ -19,17 +23,19 @@ Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::s
   }
   const nlohmann::json* entries = &doc;
   if (doc.is_object()) {
+    for (const auto& [name, value] : doc.items())
+      if (name != "target" && name != "kernels")
+        fail(Errc::invalid_argument, origin + ": unknown field '" + name + "' (fields: target, kernels)");
     if (doc.contains("target")) {
-      const auto& t = doc["target"];
-      if (!t.is_object()) fail(Errc::invalid_argument, origin + ": \"target\" must be an object");
-      if (t.contains("arch")) {
-        if (!t["arch"].is_string()) fail(Errc::invalid_argument, origin + ": target.arch must be a string");
-        target.arch = t["arch"].get<std::string>();
-      }
-      if (t.contains("num_sms")) {
-        if (!t["num_sms"].is_number_integer() || t["num_sms"].get<int>() <= 0)
-          fail(Errc::invalid_argument, origin + ": target.num_sms must be a positive integer");
-        target.num_sms = t["num_sms"].get<int>();
+      try {
+        const OpShape t(doc["target"], "target", {"arch", "num_sms"});
+        if (t.has("arch")) {
+          target.arch = t.text("arch");
+          jit::check_arch(target.arch);
+        }
+        target.num_sms = t.integer("num_sms", 1, kMaxSms, target.num_sms);
+      } catch (const Error& e) {
+        fail(Errc::invalid_argument, origin + ": " + e.what());
       }
     }
     if (!doc.contains("kernels")) fail(Errc::invalid_argument, origin + ": missing \"kernels\" array");
@@ -47,6 +53,7 @@ Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::s
       std::vector<jit::KernelSpec> specs;
       if (entry.contains("spec")) {
         if (!entry["spec"].is_string()) fail(Errc::invalid_argument, "\"spec\" must be a string");
+        if (entry.size() != 1) fail(Errc::invalid_argument, "a \"spec\" entry has no other fields");
         specs.push_back(jit::resolve_spec(entry["spec"].get<std::string>()));
       } else if (entry.contains("op")) {
         if (!entry["op"].is_string()) fail(Errc::invalid_argument, "\"op\" must be a string");

@@ -4,35 +4,24 @@
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/gemm.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
+#include "shapejit/runtime/op_shape.hpp"
 
 namespace shapejit::runtime {
 namespace {
 
-int field(const nlohmann::json& shape, const char* op, const char* name, int fallback = -1) {
-  if (!shape.contains(name)) {
-    if (fallback >= 0) return fallback;
-    fail(Errc::invalid_argument, std::string("op ") + op + ": missing field '" + name + "'");
-  }
-  if (!shape[name].is_number_integer())
-    fail(Errc::invalid_argument,
-         std::string("op ") + op + ": field '" + name + "' must be an integer");
-  return shape[name].get<int>();
-}
-
-void require_positive_m(const char* op, int m) {
-  if (m < 1) fail(Errc::invalid_argument, std::string("op ") + op + ": field 'm' must be >= 1");
-}
+constexpr long long kMaxInt = 2147483647;
+constexpr long long kMaxGroups = 65536;
 
 // Placeholder pointers: only shape-dependent checks matter for choosing the spec.
 constexpr CUdeviceptr kAligned = 256;
 
 std::vector<jit::KernelSpec> fp8_specs(const nlohmann::json& s, const DeviceInfo& target) {
   constexpr const char* op = "gemm_fp8";
+  const OpShape f(s, op, {"m", "n", "k"});
   GemmFp8Args a;
-  a.m = field(s, op, "m");
-  a.n = field(s, op, "n");
-  a.k = field(s, op, "k");
-  require_positive_m(op, a.m);
+  a.m = f.integer("m", 1, kMaxInt);
+  a.n = f.integer("n", 1, kMaxInt);
+  a.k = f.integer("k", 1, kMaxInt);
   a.a = a.a_scales = a.b = a.b_scales = a.d = kAligned;
   validate(a);
   return {gemm_spec(a, target)};
@@ -40,17 +29,12 @@ std::vector<jit::KernelSpec> fp8_specs(const nlohmann::json& s, const DeviceInfo
 
 std::vector<jit::KernelSpec> bf16_specs(const nlohmann::json& s, const DeviceInfo& target) {
   constexpr const char* op = "gemm_bf16";
+  const OpShape f(s, op, {"m", "n", "k", "out"});
   GemmBf16Args a;
-  a.m = field(s, op, "m");
-  a.n = field(s, op, "n");
-  a.k = field(s, op, "k");
-  require_positive_m(op, a.m);
-  if (s.contains("out")) {
-    const std::string out = s["out"].is_string() ? s["out"].get<std::string>() : "";
-    if (out == "f32") a.d_dtype = DType::f32;
-    else if (out != "bf16")
-      fail(Errc::invalid_argument, "op gemm_bf16: field 'out' must be \"bf16\" or \"f32\"");
-  }
+  a.m = f.integer("m", 1, kMaxInt);
+  a.n = f.integer("n", 1, kMaxInt);
+  a.k = f.integer("k", 1, kMaxInt);
+  if (f.choice("out", {"bf16", "f32"}, "bf16") == "f32") a.d_dtype = DType::f32;
   a.a = a.b = a.d = kAligned;
   validate(a);
   return {gemm_spec(a, target)};
@@ -58,13 +42,13 @@ std::vector<jit::KernelSpec> bf16_specs(const nlohmann::json& s, const DeviceInf
 
 std::vector<jit::KernelSpec> contiguous_specs(const nlohmann::json& s, const DeviceInfo& target) {
   constexpr const char* op = "gemm_fp8_grouped_contiguous";
+  const OpShape f(s, op, {"m", "n", "k", "groups", "align_m"});
   GemmFp8GroupedContiguousArgs a;
-  a.m_sum = field(s, op, "m");
-  a.n = field(s, op, "n");
-  a.k = field(s, op, "k");
-  a.num_groups = field(s, op, "groups");
-  a.align_m = field(s, op, "align_m", 128);
-  require_positive_m(op, a.m_sum);
+  a.m_sum = f.integer("m", 1, kMaxInt);
+  a.n = f.integer("n", 1, kMaxInt);
+  a.k = f.integer("k", 1, kMaxInt);
+  a.num_groups = f.integer("groups", 1, kMaxGroups);
+  a.align_m = f.integer("align_m", 1, kMaxInt, 128);
   a.a = a.a_scales = a.b = a.b_scales = a.d = a.m_indices = kAligned;
   validate(a);
   return {gemm_spec(a, target)};
@@ -72,13 +56,13 @@ std::vector<jit::KernelSpec> contiguous_specs(const nlohmann::json& s, const Dev
 
 std::vector<jit::KernelSpec> masked_specs(const nlohmann::json& s, const DeviceInfo& target) {
   constexpr const char* op = "gemm_fp8_grouped_masked";
+  const OpShape f(s, op, {"m", "n", "k", "groups", "expected_m"});
   GemmFp8GroupedMaskedArgs a;
-  a.m_max = field(s, op, "m");
-  a.n = field(s, op, "n");
-  a.k = field(s, op, "k");
-  a.num_groups = field(s, op, "groups");
-  a.expected_m = field(s, op, "expected_m", 0);
-  require_positive_m(op, a.m_max);
+  a.m_max = f.integer("m", 1, kMaxInt);
+  a.n = f.integer("n", 1, kMaxInt);
+  a.k = f.integer("k", 1, kMaxInt);
+  a.num_groups = f.integer("groups", 1, kMaxGroups);
+  a.expected_m = f.integer("expected_m", 0, kMaxInt, 0);
   a.a = a.a_scales = a.b = a.b_scales = a.d = a.masked_m = kAligned;
   validate(a);
   return {gemm_spec(a, target)};

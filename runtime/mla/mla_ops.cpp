@@ -3,42 +3,25 @@
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/mla.hpp"
+#include "shapejit/runtime/op_shape.hpp"
 
 namespace shapejit::runtime {
 namespace {
 
 constexpr const char* kOp = "mla_decode";
 
-int field(const nlohmann::json& shape, const char* name, int fallback) {
-  if (!shape.contains(name)) return fallback;
-  if (!shape[name].is_number_integer())
-    fail(Errc::invalid_argument, std::string("op mla_decode: field '") + name + "' must be an integer");
-  return shape[name].get<int>();
-}
-
 MlaConfig config_from(const nlohmann::json& shape) {
-  if (!shape.is_object()) fail(Errc::invalid_argument, "op mla_decode: shape must be a JSON object");
+  const OpShape f(shape, kOp, {"h_q", "s_q", "page_size", "kv_dtype", "load_path"});
   MlaConfig c;
-  c.num_heads_q = field(shape, "h_q", 128);
-  c.seq_q = field(shape, "s_q", 1);
-  c.page_size = field(shape, "page_size", 64);
-  const std::string kv = shape.value("kv_dtype", std::string("bf16"));
-  if (kv == "bf16")
-    c.kv_dtype = MlaKvDtype::bf16;
-  else if (kv == "fp8" || kv == "fp8_e4m3")
-    c.kv_dtype = MlaKvDtype::fp8_e4m3;
-  else
-    fail(Errc::invalid_argument,
-         "op mla_decode: field 'kv_dtype' = '" + kv + "' must be 'bf16' or 'fp8_e4m3'");
+  c.num_heads_q = f.integer("h_q", 1, 1 << 16, 128);
+  c.seq_q = f.integer("s_q", 1, 1 << 16, 1);
+  c.page_size = f.integer("page_size", 1, 1 << 16, 64);
+  c.kv_dtype = f.choice("kv_dtype", {"bf16", "fp8", "fp8_e4m3"}, "bf16") == "bf16"
+                   ? MlaKvDtype::bf16
+                   : MlaKvDtype::fp8_e4m3;
   // cp_async is the GPU-proven split kernel; tma is a choice until a GPU run proves it.
-  const std::string path = shape.value("load_path", std::string("cp_async"));
-  if (path == "cp_async")
-    c.load_path = MlaLoadPath::cp_async;
-  else if (path == "tma")
-    c.load_path = MlaLoadPath::tma;
-  else
-    fail(Errc::invalid_argument,
-         "op mla_decode: field 'load_path' = '" + path + "' must be 'cp_async' or 'tma'");
+  c.load_path = f.choice("load_path", {"cp_async", "tma"}, "cp_async") == "tma" ? MlaLoadPath::tma
+                                                                               : MlaLoadPath::cp_async;
   validate(c);
   return c;
 }

@@ -3,40 +3,35 @@
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/moe.hpp"
+#include "shapejit/runtime/op_shape.hpp"
 
 namespace shapejit::runtime {
 namespace {
 
 constexpr const char* kOp = "moe_layer";
 
-int field(const nlohmann::json& shape, const char* name, int fallback) {
-  if (!shape.contains(name)) return fallback;
-  if (!shape[name].is_number_integer())
-    fail(Errc::invalid_argument, std::string("op moe_layer: field '") + name + "' must be an integer");
-  return shape[name].get<int>();
+constexpr long long kMaxInt = 2147483647;
+
+OpShape fields_of(const nlohmann::json& shape) {
+  return OpShape(shape, kOp, {"hidden", "intermediate", "num_experts", "top_k", "expert_begin",
+                              "layout", "align_m", "max_tokens_per_expert", "num_tokens"});
 }
 
-MoeConfig config_from(const nlohmann::json& shape) {
-  if (!shape.is_object()) fail(Errc::invalid_argument, "op moe_layer: shape must be a JSON object");
-  for (const char* required : {"hidden", "intermediate", "num_experts", "top_k"})
-    if (!shape.contains(required))
-      fail(Errc::invalid_argument, std::string("op moe_layer: missing field '") + required + "'");
+MoeConfig config_from(const OpShape& f) {
   MoeConfig c;
-  c.hidden = field(shape, "hidden", 0);
-  c.intermediate = field(shape, "intermediate", 0);
-  c.num_experts = field(shape, "num_experts", 0);
-  c.top_k = field(shape, "top_k", 0);
-  c.expert_begin = field(shape, "expert_begin", 0);
-  const std::string layout = shape.value("layout", std::string("contiguous"));
-  if (layout == "contiguous") {
+  c.hidden = f.integer("hidden", 1, kMaxInt);
+  c.intermediate = f.integer("intermediate", 1, kMaxInt);
+  c.num_experts = f.integer("num_experts", 1, kMaxInt);
+  c.top_k = f.integer("top_k", 1, kMaxInt);
+  c.expert_begin = f.integer("expert_begin", 0, kMaxInt, 0);
+  if (f.choice("layout", {"contiguous", "masked"}, "contiguous") == "contiguous") {
+    if (f.has("max_tokens_per_expert")) f.reject("max_tokens_per_expert is for the masked layout");
     c.layout = MoeLayout::contiguous;
-    c.align_m = field(shape, "align_m", 128);
-  } else if (layout == "masked") {
-    c.layout = MoeLayout::masked;
-    c.max_tokens_per_expert = field(shape, "max_tokens_per_expert", 0);
+    c.align_m = f.integer("align_m", 1, kMaxInt, 128);
   } else {
-    fail(Errc::invalid_argument,
-         "op moe_layer: field 'layout' = '" + layout + "' must be 'contiguous' or 'masked'");
+    if (f.has("align_m")) f.reject("align_m is for the contiguous layout");
+    c.layout = MoeLayout::masked;
+    c.max_tokens_per_expert = f.integer("max_tokens_per_expert", 0, kMaxInt, 0);
   }
   validate(c);
   return c;
@@ -45,10 +40,11 @@ MoeConfig config_from(const nlohmann::json& shape) {
 // The grouped GEMMs' config depends on the token count: an entry names it ("num_tokens"),
 // otherwise the specs for the prefill/decode sizes of the benchmark (128, 4096, 16384 tokens).
 std::vector<jit::KernelSpec> moe_specs(const nlohmann::json& shape, const DeviceInfo& target) {
-  const MoeConfig c = config_from(shape);
+  const OpShape f = fields_of(shape);
+  const MoeConfig c = config_from(f);
   std::vector<jit::KernelSpec> specs = moe_kernel_specs(c, target);
   std::vector<int> token_counts = {128, 4096, 16384};
-  if (shape.contains("num_tokens")) token_counts = {field(shape, "num_tokens", 0)};
+  if (f.has("num_tokens")) token_counts = {f.integer("num_tokens", 1, kMaxInt)};
   for (int t : token_counts) {
     if (t <= 0) continue;
     for (auto& s : moe_grouped_gemm_specs(c, t, target)) {

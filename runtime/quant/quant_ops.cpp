@@ -1,24 +1,16 @@
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/error.hpp"
+#include "shapejit/runtime/op_shape.hpp"
 #include "shapejit/runtime/quant.hpp"
 
 namespace shapejit::runtime {
 namespace {
 
-int field(const nlohmann::json& shape, const char* name, int fallback = -1) {
-  if (!shape.contains(name)) {
-    if (fallback >= 0) return fallback;
-    fail(Errc::invalid_argument, std::string("op quant_fp8: missing field '") + name + "'");
-  }
-  if (!shape[name].is_number_integer())
-    fail(Errc::invalid_argument, std::string("op quant_fp8: field '") + name + "' must be an integer");
-  return shape[name].get<int>();
-}
-
 std::vector<jit::KernelSpec> quant_specs(const nlohmann::json& shape, const DeviceInfo& target) {
+  const OpShape f(shape, "quant_fp8", {"k", "group_size"});
   QuantFp8Args a;   // M is a run-time argument: every M uses the same kernel
-  a.k = field(shape, "k");
-  a.group_size = field(shape, "group_size", 128);
+  a.k = f.integer("k", 1, 1 << 20);
+  a.group_size = f.integer("group_size", 1, 1024, 128);
   validate(a);
   return {quant_fp8_spec(a.k, a.group_size, target.arch)};
 }
