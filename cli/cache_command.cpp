@@ -6,6 +6,7 @@
 
 #include "cache_open.hpp"
 #include "commands.hpp"
+#include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/cache/recovery.hpp"
 #include "shapejit/error.hpp"
@@ -28,7 +29,8 @@ void cmd_ls(const CacheArgs& a) {
   if (a.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : records)
-      out.push_back({{"key", r.key}, {"spec", r.spec}, {"family", r.family}, {"arch", r.arch},
+      out.push_back({{"key", r.key}, {"spec", r.spec}, {"named", jit::describe_spec(r.spec)},
+                     {"family", r.family}, {"arch", r.arch},
                      {"bytes", r.bytes}, {"registers", r.registers}, {"spill_bytes", r.spill_store_bytes},
                      {"compile_ms", r.compile_ms}, {"created", r.created}, {"last_used", r.last_used}});
     std::cout << out.dump() << "\n";
@@ -37,7 +39,7 @@ void cmd_ls(const CacheArgs& a) {
   for (const auto& r : records)
     std::cout << r.key.substr(0, 12) << "  " << std::setw(8) << r.bytes << " B  " << std::setw(4)
               << r.registers << " regs  " << std::fixed << std::setprecision(0) << std::setw(6)
-              << r.compile_ms << " ms  " << r.spec << "\n";
+              << r.compile_ms << " ms  " << jit::describe_spec(r.spec) << "\n";
   std::cout << records.size() << " kernels\n";
 }
 

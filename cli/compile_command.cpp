@@ -30,6 +30,7 @@ struct CompileArgs {
 
 nlohmann::json report_json(const jit::KernelSpec& spec, const jit::CompileResult& r, const CompileArgs& a) {
   return {{"spec", spec.canonical()},
+          {"named", jit::describe_spec(spec)},
           {"key", jit::compile_key(spec)},
           {"entry", r.lowered_name},
           {"registers", r.registers},
@@ -51,6 +52,7 @@ std::string emitted(const jit::KernelSpec& spec, const jit::CompileResult& r, co
   std::ostringstream out;
   out << r.log << (r.log.empty() || r.log.back() == '\n' ? "" : "\n")
       << "spec:          " << spec.canonical() << "\n"
+      << "parameters:    " << jit::describe_spec(spec) << "\n"
       << "key:           " << jit::compile_key(spec) << "\n"
       << "entry:         " << r.lowered_name << "\n"
       << "registers:     " << r.registers << "\n"

@@ -14,6 +14,7 @@
 #include "progress_bar.hpp"
 #include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/error.hpp"
+#include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/jit/kernel_spec.hpp"
 #include "shapejit/runtime/driver_api.hpp"
 #include "shapejit/runtime/manifest.hpp"
@@ -128,7 +129,7 @@ void run_precompile(const PrecompileArgs& a) {
 
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < specs.size();) {
-      const std::string name = specs[i].canonical();
+      const std::string name = jit::describe_spec(specs[i]);
       try {
         const runtime::CubinLookup r = rt.fetch(specs[i]);
         std::lock_guard lock(mutex);
