@@ -79,7 +79,7 @@ fs::path set_aside(std::unique_ptr<cache::KernelStore>& store, const fs::path& p
 
 void cmd_verify(const CacheArgs& a) {
   const fs::path path = cache_path(a.cache);
-  auto store = open_cache(path, a.repair ? CacheAccess::create : CacheAccess::existing, !a.repair);
+  auto store = open_cache(path, CacheAccess::existing, !a.repair);
   fs::path aside;
   std::size_t checked = 0;
   std::vector<std::string> bad;

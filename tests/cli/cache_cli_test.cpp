@@ -76,6 +76,7 @@ TEST(CacheCli, ReadOnlyCommandsOnAMistypedPathCreateNothing) {
   EXPECT_NE(ls.out.find("no kernel cache at " + db.string()), std::string::npos) << ls.out;
   run("cache stats --cache " + db.string());
   run("cache verify --cache " + db.string());
+  EXPECT_EQ(run("cache verify --repair --cache " + db.string()).exit_code, 1);
   run("cache export " + (dir / "out.db").string() + " --cache " + db.string());
   EXPECT_FALSE(fs::exists(dir / "no"));
   EXPECT_FALSE(fs::exists(dir / "out.db"));
