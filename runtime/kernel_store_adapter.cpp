@@ -16,18 +16,16 @@ constexpr std::chrono::minutes kLeaseWait{10};
 }  // namespace
 
 std::optional<jit::CompileResult> KernelStoreAdapter::get(const std::string& key) {
+  // Look under the key's lease: a process compiling this key stores it before anyone looks, and
+  // a miss keeps the lease for this process's compile.
+  std::optional<cache::CompileLease> lease = store_->lease(key, kLeaseWait);
   auto record = store_->get(key);
   if (!record) {
-    std::optional<cache::CompileLease> lease = store_->lease(key, kLeaseWait);
-    // Read again under the lease: another process may have stored the kernel meanwhile.
-    if (lease) record = store_->get(key);
-    if (!record) {
-      if (lease) {
-        std::lock_guard lock(mutex_);
-        leases_.insert_or_assign(key, std::move(*lease));
-      }
-      return std::nullopt;
+    if (lease) {
+      std::lock_guard lock(mutex_);
+      leases_.insert_or_assign(key, std::move(*lease));
     }
+    return std::nullopt;
   }
   jit::CompileResult r;
   r.cubin = std::move(record->cubin);

@@ -2,9 +2,9 @@
 // The runtime's view of the kernel database: CompileResults in and out by key. The store
 // degrades to memory-only by itself when the file cannot be used, so nothing here throws.
 //
-// Cross-process single flight: a miss takes the key's compile lease (waiting while another
-// process compiles that key, then reading what it stored); the lease is held until put() or
-// abandon(), so other processes wait for this compile instead of repeating it.
+// Cross-process single flight: a lookup takes the key's compile lease first (waiting while
+// another process compiles that key, then reading what it stored); after a miss the lease is
+// held until put() or abandon(), so other processes wait for this compile instead of repeating it.
 #include <filesystem>
 #include <map>
 #include <memory>
