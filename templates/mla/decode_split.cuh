@@ -6,6 +6,8 @@
 //
 // Roles: warp groups 0 and 1 do the math, warp group 2 loads Q and KV tiles into 128-byte-
 // swizzled shared memory (cp.async with zero fill for BF16; load, dequantise, store for FP8).
+// This is the default load path (MlaLoadPath::cp_async), the one the GPU runs proved
+// (bench/proven-kernels.tsv); decode_split_tma.cuh is the TMA / bulk-copy alternative.
 //
 // KV tiles are 32 tokens x 576; the math consumes them in pairs (a, b):
 //   WG0 computes S_a = Q K_a^T, WG1 computes S_b = Q K_b^T (m64n32k16, 36 k-steps each),
@@ -16,6 +18,11 @@
 // work, so both warp groups stay busy on tensor cores in the compute-bound configurations.
 //
 // Shared memory (bytes): Q 73,728 | 4 KV stages x 36,864 | P 8,192 | reductions 1,024 | barriers.
+#include "common/fast_math.cuh"
+#include "common/mbarrier.cuh"
+#include "common/smem.cuh"
+#include "common/types.cuh"
+#include "common/warp.cuh"
 #include "mla/decode_params.cuh"
 #include "mla/decode_schedule.cuh"
 #include "mla/mla_ptx.cuh"
@@ -56,8 +63,8 @@ namespace mla_detail {
 using namespace shapejit::kernels::mla;
 
 // Byte offset of 16-byte chunk `chunk` (0..7) of row `row` in a 128-byte-swizzled column block.
-__device__ __forceinline__ u32 swz(int row, int chunk) {
-  return static_cast<u32>(row * 128 + ((chunk ^ (row & 7)) << 4));
+__device__ __forceinline__ uint32_t swz(int row, int chunk) {
+  return static_cast<uint32_t>(row * 128 + ((chunk ^ (row & 7)) << 4));
 }
 
 struct SplitRange {
@@ -120,16 +127,16 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
   constexpr int kTokenBytes = KV_FP8 ? mla_plan::kFp8TokenBytes : mla_plan::kHeadDim * 2;
 
   extern __shared__ unsigned char smem_raw[];
-  const u32 smem_base = (smem_addr(smem_raw) + 1023u) & ~1023u;
-  const u32 sQ = smem_base;
-  const u32 sKv = smem_base + Cfg::kOffKv;
-  const u32 sP = smem_base + Cfg::kOffP;
-  const u32 sRedMax = smem_base + Cfg::kOffRed;              // [2][64] f32
-  const u32 sRedSum = sRedMax + 2 * BLOCK_M * 4;             // [2][64] f32
-  const u32 bar_full = smem_base + Cfg::kOffBar;             // [kStages]
-  const u32 bar_empty = bar_full + kStages * 8;              // [kStages]
-  const u32 bar_q_full = bar_empty + kStages * 8;
-  const u32 bar_q_empty = bar_q_full + 8;
+  const uint32_t smem_base = (smem_addr(smem_raw) + 1023u) & ~1023u;
+  const uint32_t sQ = smem_base;
+  const uint32_t sKv = smem_base + Cfg::kOffKv;
+  const uint32_t sP = smem_base + Cfg::kOffP;
+  const uint32_t sRedMax = smem_base + Cfg::kOffRed;              // [2][64] f32
+  const uint32_t sRedSum = sRedMax + 2 * BLOCK_M * 4;             // [2][64] f32
+  const uint32_t bar_full = smem_base + Cfg::kOffBar;             // [kStages]
+  const uint32_t bar_empty = bar_full + kStages * 8;              // [kStages]
+  const uint32_t bar_q_full = bar_empty + kStages * 8;
+  const uint32_t bar_q_empty = bar_q_full + 8;
 
   const int m_tile = blockIdx.x;
   const int part = blockIdx.y;
@@ -137,12 +144,12 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
 
   if (tid == 0) {
     for (int s = 0; s < kStages; ++s) {
-      mbar_init(bar_full + 8 * s, Cfg::kProducerThreads);
-      mbar_init(bar_empty + 8 * s, 2);
+      mbarrier_init(bar_full + 8 * s, Cfg::kProducerThreads);
+      mbarrier_init(bar_empty + 8 * s, 2);
     }
-    mbar_init(bar_q_full, Cfg::kProducerThreads);
-    mbar_init(bar_q_empty, 2);
-    fence_barrier_init();
+    mbarrier_init(bar_q_full, Cfg::kProducerThreads);
+    mbarrier_init(bar_q_empty, 2);
+    fence_mbarrier_init();
   }
   __syncthreads();
 
@@ -165,18 +172,18 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
         const int row = i / 72, c = i % 72;
         const int grow = m_tile * BLOCK_M + row;
         const bool ok = grow < kRows;
-        const u32 dst = sQ + (c >> 3) * (BLOCK_M * 128) + swz(row, c & 7);
+        const uint32_t dst = sQ + (c >> 3) * (BLOCK_M * 128) + swz(row, c & 7);
         if constexpr (KV_FP8) {
-          u32 v[4] = {0, 0, 0, 0};
+          uint32_t v[4] = {0, 0, 0, 0};
           if (ok) ld_global_nc_v4(q_req + grow * 1152 + c * 16, v);
-          st_shared_v4(dst, v[0], v[1], v[2], v[3]);
+          st_shared_v4_u32(dst, v[0], v[1], v[2], v[3]);
         } else {
           cp_async_16(dst, ok ? q_req + grow * 1152 + c * 16 : qg, ok ? 16u : 0u);
         }
       }
       if constexpr (KV_FP8) {
-        fence_proxy_async_shared();
-        mbar_arrive(bar_q_full);
+        fence_proxy_async_smem();
+        mbarrier_arrive(bar_q_full);
       } else {
         cp_async_arrive_noinc(bar_q_full);
       }
@@ -186,7 +193,7 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
       for (int tok0 = split.tok_begin; tok0 < split.tok_end; tok0 += BLOCK_N, ++tile_it) {
         const int stage = tile_it % kStages;
         mbar_wait(bar_empty + 8 * stage, ((tile_it / kStages) & 1) ^ 1);
-        const u32 tile = sKv + stage * Cfg::kKvStageBytes;
+        const uint32_t tile = sKv + stage * Cfg::kKvStageBytes;
         int pages[Cfg::kPagesPerTile];
 #pragma unroll
         for (int j = 0; j < Cfg::kPagesPerTile; ++j) {
@@ -217,7 +224,7 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
 #pragma unroll 2
           for (int k = 0; k < BLOCK_N * 72 / 128; ++k) {
             const unsigned char* src = row_src(row);
-            const u32 dst = tile + (c >> 3) * Cfg::kKvColBlockBytes + swz(row, c & 7);
+            const uint32_t dst = tile + (c >> 3) * Cfg::kKvColBlockBytes + swz(row, c & 7);
             cp_async_16(dst, src ? src + c * 16 : kv, src ? 16u : 0u);
             row += 1;
             c += 56;
@@ -234,7 +241,7 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
           static_assert(kItems % kBatch == 0, "FP8 producer batches must divide the items");
 #pragma unroll 1
           for (int b0 = 0; b0 < kItems; b0 += kBatch) {
-            u32 v[kBatch][4];
+            uint32_t v[kBatch][4];
             float scale[kBatch];
 #pragma unroll
             for (int k = 0; k < kBatch; ++k) {
@@ -253,27 +260,27 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
               const int i = pt + (b0 + k) * Cfg::kProducerThreads;
               const int row = i / 40, c = i % 40;
               if (c < 32) {
-                u32 o[8];
+                uint32_t o[8];
 #pragma unroll
                 for (int w = 0; w < 4; ++w) {
                   float f0, f1, f2, f3;
-                  e4m3x2_to_f32(static_cast<unsigned short>(v[k][w] & 0xffff), f0, f1);
-                  e4m3x2_to_f32(static_cast<unsigned short>(v[k][w] >> 16), f2, f3);
-                  o[2 * w] = pack_bf16x2(f0 * scale[k], f1 * scale[k]);
-                  o[2 * w + 1] = pack_bf16x2(f2 * scale[k], f3 * scale[k]);
+                  e4m3x2_to_float2(static_cast<unsigned short>(v[k][w] & 0xffff), f0, f1);
+                  e4m3x2_to_float2(static_cast<unsigned short>(v[k][w] >> 16), f2, f3);
+                  o[2 * w] = float2_to_bf16x2(f0 * scale[k], f1 * scale[k]).bits;
+                  o[2 * w + 1] = float2_to_bf16x2(f2 * scale[k], f3 * scale[k]).bits;
                 }
                 // columns 16c .. 16c+15: column block c/4, chunks 2(c%4) and 2(c%4)+1
-                const u32 blk = tile + (c >> 2) * Cfg::kKvColBlockBytes;
-                st_shared_v4(blk + swz(row, 2 * (c & 3)), o[0], o[1], o[2], o[3]);
-                st_shared_v4(blk + swz(row, 2 * (c & 3) + 1), o[4], o[5], o[6], o[7]);
+                const uint32_t blk = tile + (c >> 2) * Cfg::kKvColBlockBytes;
+                st_shared_v4_u32(blk + swz(row, 2 * (c & 3)), o[0], o[1], o[2], o[3]);
+                st_shared_v4_u32(blk + swz(row, 2 * (c & 3) + 1), o[4], o[5], o[6], o[7]);
               } else {
-                st_shared_v4(tile + 8 * Cfg::kKvColBlockBytes + swz(row, c - 32), v[k][0], v[k][1],
+                st_shared_v4_u32(tile + 8 * Cfg::kKvColBlockBytes + swz(row, c - 32), v[k][0], v[k][1],
                              v[k][2], v[k][3]);
               }
             }
           }
-          fence_proxy_async_shared();
-          mbar_arrive(bar_full + 8 * stage);
+          fence_proxy_async_smem();
+          mbarrier_arrive(bar_full + 8 * stage);
         }
       }
     }
@@ -309,7 +316,7 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
     for (int i = 0; i < 2; ++i) limit[i] = split.seqlen - S_Q + 1 + s_of_row[i];
 
     mbar_wait(bar_q_full, split_it & 1);
-    fence_proxy_async_shared();
+    fence_proxy_async_smem();
     ++split_it;
 
     const int ntiles = (split.tok_end - split.tok_begin + BLOCK_N - 1) / BLOCK_N;
@@ -319,14 +326,14 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
       const int stage_b = (tile_it + 1) % kStages;
       mbar_wait(bar_full + 8 * stage_a, (tile_it / kStages) & 1);
       if (has_b) mbar_wait(bar_full + 8 * stage_b, ((tile_it + 1) / kStages) & 1);
-      fence_proxy_async_shared();
+      fence_proxy_async_smem();
       // NOTES: without a tile b, warp group 1 runs on tile a and masks everything, so P_b = 0 and
       // the PV k-steps read finite V_a data (rows past the sequence were zero-filled). No wgmma
       // sits in a divergent branch, which would make ptxas serialise them.
-      const u32 tile_a = sKv + stage_a * Cfg::kKvStageBytes;
-      const u32 tile_b = has_b ? sKv + stage_b * Cfg::kKvStageBytes : tile_a;
+      const uint32_t tile_a = sKv + stage_a * Cfg::kKvStageBytes;
+      const uint32_t tile_b = has_b ? sKv + stage_b * Cfg::kKvStageBytes : tile_a;
       const bool mine = (wg == 0) || has_b;
-      const u32 my_tile = wg == 0 ? tile_a : tile_b;
+      const uint32_t my_tile = wg == 0 ? tile_a : tile_b;
       const int my_tok0 = split.tok_begin + (ta + wg) * BLOCK_N;
 
       // S = Q K^T for this warp group's tile.
@@ -339,8 +346,8 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
         for (int kb = 0; kb < 9; ++kb) {
 #pragma unroll
           for (int kk = 0; kk < 4; ++kk) {
-            const u64 da = make_smem_desc_sw128(sQ + kb * (BLOCK_M * 128) + kk * 32, 16, 1024);
-            const u64 db = make_smem_desc_sw128(my_tile + kb * Cfg::kKvColBlockBytes + kk * 32, 16, 1024);
+            const uint64_t da = make_smem_desc_sw128(sQ + kb * (BLOCK_M * 128) + kk * 32, 16, 1024);
+            const uint64_t db = make_smem_desc_sw128(my_tile + kb * Cfg::kKvColBlockBytes + kk * 32, 16, 1024);
             wgmma_m64n32k16_bf16_kmajor_b(s, da, db, kb + kk > 0);
           }
         }
@@ -364,8 +371,8 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
           }
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
-        mx[i] = fmax_f(mx[i], shfl_xor(mx[i], 1));
-        mx[i] = fmax_f(mx[i], shfl_xor(mx[i], 2));
+        mx[i] = fmax_f(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
+        mx[i] = fmax_f(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
         if ((lane & 3) == 0) st_shared_f32(sRedMax + (wg * BLOCK_M + row0 + 8 * i) * 4, mx[i]);
       }
       named_barrier_sync(1, 256);
@@ -390,9 +397,9 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
           const int row = row0 + 8 * i;
           const int col = wg * 32 + 8 * j + colq;
           st_shared_u32(sP + row * 128 + ((((col * 2) >> 4) ^ (row & 7)) << 4) + ((col * 2) & 15),
-                        pack_bf16x2(p0, p1));
+                        float2_to_bf16x2(p0, p1).bits);
         }
-      fence_proxy_async_shared();
+      fence_proxy_async_smem();
       named_barrier_sync(2, 256);
 
       // O = O * corr + P V over this warp group's 256 value columns.
@@ -406,16 +413,16 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
       wgmma_fence();
 #pragma unroll
       for (int ks = 0; ks < 2; ++ks) {
-        const u64 da = make_smem_desc_sw128(sP + ks * 32, 16, 1024);
-        const u64 db = make_smem_desc_sw128(tile_a + wg * 4 * Cfg::kKvColBlockBytes + ks * 16 * 128,
+        const uint64_t da = make_smem_desc_sw128(sP + ks * 32, 16, 1024);
+        const uint64_t db = make_smem_desc_sw128(tile_a + wg * 4 * Cfg::kKvColBlockBytes + ks * 16 * 128,
                                             Cfg::kKvColBlockBytes, 1024);
         wgmma_m64n256k16_bf16_mnmajor_b(o, da, db, true);
       }
       {
 #pragma unroll
         for (int ks = 0; ks < 2; ++ks) {
-          const u64 da = make_smem_desc_sw128(sP + 64 + ks * 32, 16, 1024);
-          const u64 db = make_smem_desc_sw128(tile_b + wg * 4 * Cfg::kKvColBlockBytes + ks * 16 * 128,
+          const uint64_t da = make_smem_desc_sw128(sP + 64 + ks * 32, 16, 1024);
+          const uint64_t db = make_smem_desc_sw128(tile_b + wg * 4 * Cfg::kKvColBlockBytes + ks * 16 * 128,
                                               Cfg::kKvColBlockBytes, 1024);
           wgmma_m64n256k16_bf16_mnmajor_b(o, da, db, true);
         }
@@ -424,20 +431,20 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
       wgmma_wait<0>();
       fence_regs(o);
       if (t == 0) {
-        mbar_arrive(bar_empty + 8 * stage_a);
-        if (has_b) mbar_arrive(bar_empty + 8 * stage_b);
+        mbarrier_arrive(bar_empty + 8 * stage_a);
+        if (has_b) mbarrier_arrive(bar_empty + 8 * stage_b);
       }
       tile_it += has_b ? 2 : 1;
     }
     // Q is no longer read: the producer may load the next split's.
-    if (t == 0) mbar_arrive(bar_q_empty);
+    if (t == 0) mbarrier_arrive(bar_q_empty);
 
     // Row sums: quad, then across the two warp groups (both used the same running maxima).
     float l_tot[2];
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      l_run[i] += shfl_xor(l_run[i], 1);
-      l_run[i] += shfl_xor(l_run[i], 2);
+      l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 1);
+      l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 2);
       if ((lane & 3) == 0) st_shared_f32(sRedSum + (wg * BLOCK_M + row0 + 8 * i) * 4, l_run[i]);
     }
     named_barrier_sync(1, 256);
@@ -460,8 +467,8 @@ __global__ void __launch_bounds__(MlaSplitConfig<H_Q, S_Q, PAGE_SIZE, KV_FP8>::k
         unsigned short* out = static_cast<unsigned short*>(params.out) + row_id * mla_plan::kValueDim + wg * 256;
 #pragma unroll
         for (int j = 0; j < 32; ++j)
-          *reinterpret_cast<u32*>(out + 8 * j + colq) =
-              pack_bf16x2(o[4 * j + 2 * i] * inv, o[4 * j + 2 * i + 1] * inv);
+          *reinterpret_cast<uint32_t*>(out + 8 * j + colq) =
+              float2_to_bf16x2(o[4 * j + 2 * i] * inv, o[4 * j + 2 * i + 1] * inv).bits;
         if (wg == 0 && (lane & 3) == 0) {
           const int sq = grow / H_Q, h = grow % H_Q;
           params.lse[(static_cast<long long>(split.req) * H_Q + h) * S_Q + sq] = lse_v;
