@@ -4,12 +4,12 @@ include(CMakePackageConfigHelpers)
 
 install(TARGETS shapejit_cli shapejit_compile_worker RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS shapejit_compile_worker RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/shapejit)
-install(TARGETS shapejit shapejit_runtime shapejit_comm shapejit_planner shapejit_jit shapejit_cache
-                shapejit_templates shapejit_xxhash shapejit_sqlite
+install(TARGETS shapejit shapejit_runtime shapejit_comm shapejit_planner shapejit_jit shapejit_error
+                shapejit_cache shapejit_templates shapejit_xxhash shapejit_sqlite
         EXPORT shapejitTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-set(include_roots jit cache runtime planner comm)
+set(include_roots jit/error jit cache runtime planner comm)
 foreach(family IN LISTS SHAPEJIT_FAMILIES)
   list(APPEND include_roots runtime/${family})
 endforeach()

@@ -1,7 +1,8 @@
 #pragma once
 // One error style for the whole project: functions report failure by throwing shapejit::Error
 // (or a subclass); the code says what kind of failure, the message names the problem
-// (shape, alignment, dtype, arch, file) so a user can act on it.
+// (shape, alignment, dtype, arch, file) so a user can act on it. Header-only (target
+// shapejit_error), so the planner uses it without the JIT.
 #include <stdexcept>
 #include <string>
 
@@ -19,7 +20,20 @@ enum class Errc {
   io,                 // a file could not be read or written
 };
 
-const char* to_string(Errc code);
+inline const char* to_string(Errc code) {
+  switch (code) {
+    case Errc::invalid_argument: return "invalid argument";
+    case Errc::unsupported: return "unsupported";
+    case Errc::compile_failed: return "compile failed";
+    case Errc::compiler_crashed: return "compiler crashed";
+    case Errc::compile_timeout: return "compile timed out";
+    case Errc::cache: return "cache";
+    case Errc::no_driver: return "no CUDA driver/device";
+    case Errc::driver: return "CUDA driver";
+    case Errc::io: return "I/O";
+  }
+  return "error";
+}
 
 class Error : public std::runtime_error {
  public:
