@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cache_open.hpp"
 #include "commands.hpp"
 #include "progress_bar.hpp"
 #include "shapejit/cache/kernel_store.hpp"
@@ -79,8 +80,14 @@ std::string provenance(const std::string& value, const std::string& from, const 
   return s + ")";
 }
 
-// Keys of the kernels that are not in the database file (compiled, yet kept in memory only).
-std::vector<std::string> not_in_file(const std::filesystem::path& path, const std::vector<std::string>& keys) {
+// Which kernels did not reach the database file (compiled, yet kept in memory only), and
+// whether the file is damaged (then `cache verify --repair` is the way out).
+struct StoreCheck {
+  std::vector<std::string> missing;
+  bool damaged = false;
+};
+
+StoreCheck check_stored(const std::filesystem::path& path, const std::vector<std::string>& keys) {
   cache::StoreOptions options;
   options.create = false;
   options.on_bypass = [](const std::string&) {};   // the runtime's store has said why already
@@ -93,10 +100,11 @@ std::vector<std::string> not_in_file(const std::filesystem::path& path, const st
       // Unreadable now: nothing counts as stored.
     }
   }
-  std::vector<std::string> missing;
+  StoreCheck check;
   for (const auto& k : keys)
-    if (!present.count(k)) missing.push_back(k);
-  return missing;
+    if (!present.count(k)) check.missing.push_back(k);
+  check.damaged = store.damaged();
+  return check;
 }
 
 void run_precompile(const PrecompileArgs& a) {
@@ -159,7 +167,8 @@ void run_precompile(const PrecompileArgs& a) {
   const double median = compile_ms.empty() ? 0.0 : compile_ms[compile_ms.size() / 2];
   for (const auto& f : failures) std::cerr << "failed: " << f << "\n";
   const runtime::RuntimeStats stats = rt.stats();
-  const std::vector<std::string> missing = not_in_file(options.cache_path, keys);
+  const StoreCheck stored = check_stored(options.cache_path, keys);
+  const std::vector<std::string>& missing = stored.missing;
   const std::string arch = provenance(target.device.arch, target.arch_from, "--arch", a.arch);
   const std::string sms = provenance(std::to_string(target.device.num_sms), target.num_sms_from, "--num-sms",
                                      a.num_sms > 0 ? std::to_string(a.num_sms) : "");
@@ -182,7 +191,8 @@ void run_precompile(const PrecompileArgs& a) {
   if (failed) throw ExitCode{kExitFailure};
   if (!missing.empty()) {
     std::cerr << "shapejit: " << missing.size() << " of " << specs.size() << " kernels are not in the cache database "
-              << options.cache_path.string() << " (" << stats.cache_status << "); see `shapejit cache stats`\n";
+              << options.cache_path.string() << " (" << stats.cache_status << "); "
+              << (stored.damaged ? recovery_hint(options.cache_path) : "see `shapejit cache stats`") << "\n";
     throw ExitCode{kExitNotStored};
   }
 }

@@ -80,6 +80,7 @@ TEST(PrecompileStore, KernelsThatCouldNotBeStoredAreExitThree) {
     const auto j = nlohmann::json::parse(r.out.substr(begin, r.out.find('\n', begin) - begin));
     EXPECT_EQ(j["not_stored"], 2) << r.out;
     EXPECT_EQ(j["failed"], 0) << r.out;
+    EXPECT_EQ(r.out.find("cache verify --repair") != std::string::npos, std::string(db) == "text.db") << r.out;
   }
 }
 
