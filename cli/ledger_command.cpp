@@ -1,7 +1,9 @@
 // shapejit ledger hashes|check|append: the DeepSeek-V3 kernel set against the ledger of proven
 // kernels (bench/proven-kernels.tsv, kernel_ledger.hpp).
+#include <algorithm>
 #include <ctime>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "commands.hpp"
