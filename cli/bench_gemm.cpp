@@ -17,6 +17,7 @@
 #include "bench_timing.hpp"
 #include "commands.hpp"
 #include "shapejit/error.hpp"
+#include "shapejit/runtime/deepseek_v3_gemm_shapes.hpp"
 #include "shapejit/runtime/device.hpp"
 #include "shapejit/runtime/device_buffer.hpp"
 #include "shapejit/runtime/driver_api.hpp"
@@ -120,9 +121,11 @@ std::vector<int> parse_ints(const std::string& s) {
 
 // N x K pairs: "dsv3" or "N1xK1,N2xK2".
 std::vector<std::pair<int, int>> parse_shapes(const std::string& s) {
-  if (s == "dsv3")
-    return {{2112, 7168}, {24576, 1536}, {32768, 512}, {7168, 16384}, {4096, 7168}, {7168, 2048}};
   std::vector<std::pair<int, int>> v;
+  if (s == "dsv3") {
+    for (const GemmShapeNK& nk : kDeepSeekV3GemmShapes) v.emplace_back(nk.n, nk.k);
+    return v;
+  }
   std::stringstream ss(s);
   std::string item;
   while (std::getline(ss, item, ',')) {

@@ -23,18 +23,13 @@ void launch(const LoadedKernel& kernel, const LaunchParams& p, void** args) {
                                      static_cast<int>(p.dynamic_smem_bytes)));
     kernel.dynamic_smem_limit.store(p.dynamic_smem_bytes);
   }
-  CUlaunchAttribute attrs[2];
+  CUlaunchAttribute attrs[1];
   unsigned num_attrs = 0;
   if (p.cluster[0] * p.cluster[1] * p.cluster[2] > 1) {
     attrs[num_attrs].id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
     attrs[num_attrs].value.clusterDim.x = p.cluster[0];
     attrs[num_attrs].value.clusterDim.y = p.cluster[1];
     attrs[num_attrs].value.clusterDim.z = p.cluster[2];
-    ++num_attrs;
-  }
-  if (p.programmatic_dependent_launch) {
-    attrs[num_attrs].id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
-    attrs[num_attrs].value.programmaticStreamSerializationAllowed = 1;
     ++num_attrs;
   }
   CUlaunchConfig config{};

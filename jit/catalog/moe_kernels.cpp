@@ -10,7 +10,7 @@ std::vector<KernelDefinition> moe_kernel_definitions() {
   const KernelParam tokens = int_param("TOKENS_PER_BLOCK", 1, 1 << 20, 1, "tokens per routing block");
   // One thread per 16 elements, at most 1024 threads.
   const KernelParam hidden = int_param("HIDDEN", 512, 16384, 512, "model width");
-  const KernelParam mn_major = bool_param("SCALE_MN_MAJOR", "scales M-major (what the GEMMs read)");
+  const KernelParam m_major = bool_param("SCALE_M_MAJOR", "scales M-major (what the GEMMs read)");
   KernelDefinition count{.family = "moe", .kernel = "moe_route_count", .header = "moe/route_count.cuh",
       .summary = "counts routed entries per expert and block"};
   count.params = {experts, top_k, tokens};
@@ -21,10 +21,10 @@ std::vector<KernelDefinition> moe_kernel_definitions() {
                    bool_param("MASKED", "masked layout (one M_max slab per expert)")};
   KernelDefinition dispatch{.family = "moe", .kernel = "moe_dispatch_fp8", .header = "moe/dispatch_fp8.cuh",
       .summary = "copies each token to its expert rows, quantized to FP8 1x128"};
-  dispatch.params = {hidden, top_k, mn_major};
+  dispatch.params = {hidden, top_k, m_major};
   KernelDefinition swiglu{.family = "moe", .kernel = "moe_swiglu_fp8", .header = "moe/swiglu_fp8.cuh",
       .summary = "SiLU(gate) * up, quantized to FP8 1x128"};
-  swiglu.params = {int_param("INTERMEDIATE", 512, 16384, 512, "expert intermediate width"), mn_major};
+  swiglu.params = {int_param("INTERMEDIATE", 512, 16384, 512, "expert intermediate width"), m_major};
   KernelDefinition combine{.family = "moe", .kernel = "moe_combine", .header = "moe/combine.cuh",
       .summary = "weighted FP32 sum of each token's expert rows"};
   combine.params = {hidden, top_k};

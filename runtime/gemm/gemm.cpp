@@ -3,6 +3,7 @@
 #include <string>
 
 #include "shapejit/error.hpp"
+#include "shapejit/runtime/checks.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
 #include "shapejit/runtime/runtime.hpp"
 #include "shapejit/runtime/scale_layout.hpp"
@@ -31,20 +32,14 @@ void require_dtype(const char* op, const char* name, DType got, DType want) {
     bad(op, std::string(name) + " dtype must be " + to_string(want) + ", got " + to_string(got));
 }
 
-void require_ptr(const char* op, const char* name, CUdeviceptr p, int align) {
-  if (p == 0) bad(op, std::string(name) + " is a null pointer");
-  if (p % align != 0)
-    bad(op, std::string(name) + " pointer must be " + std::to_string(align) + "-byte aligned");
-}
-
 // A, B, D and A's scales go through TMA (16-byte aligned); B's scales are read per element.
 template <class Args>
 void require_fp8_operands(const char* op, const Args& a) {
-  require_ptr(op, "A", a.a, 16);
-  require_ptr(op, "A scales", a.a_scales, 16);
-  require_ptr(op, "B", a.b, 16);
-  require_ptr(op, "B scales", a.b_scales, 4);
-  require_ptr(op, "D", a.d, 16);
+  require_device_pointer(op, "A", a.a, 16);
+  require_device_pointer(op, "A scales", a.a_scales, 16);
+  require_device_pointer(op, "B", a.b, 16);
+  require_device_pointer(op, "B scales", a.b_scales, 4);
+  require_device_pointer(op, "D", a.d, 16);
 }
 
 void require_shape(const char* op, long long m, long long n, long long k, int k_multiple) {
@@ -75,7 +70,7 @@ std::int64_t leading_dim(const char* op, const char* name, std::int64_t ld, std:
 }
 
 std::int64_t scale_stride(const char* op, std::int64_t stride, std::int64_t rows) {
-  if (stride == 0) return mn_major_scale_stride(rows);
+  if (stride == 0) return m_major_scale_stride(rows);
   if (stride < rows || stride % 4 != 0)
     bad(op, "a_scale_stride = " + std::to_string(stride) +
                 " must be a multiple of 4 (16-byte TMA rows) and at least the rows (" +
@@ -83,13 +78,14 @@ std::int64_t scale_stride(const char* op, std::int64_t stride, std::int64_t rows
   return stride;
 }
 
-const DeviceInfo& hopper_device(const char* op) {
+// The current device as `runtime`'s calls see it (its SM limit applied).
+DeviceInfo hopper_device(const char* op, const Runtime& runtime) {
   const DeviceInfo& dev = current_device();
   if (dev.cc_major != 9 || dev.cc_minor != 0)
     fail(Errc::unsupported, std::string(op) + ": needs an sm_90 (Hopper) GPU; this device (" +
                                 dev.name + ") is sm_" + std::to_string(dev.cc_major) +
                                 std::to_string(dev.cc_minor));
-  return dev;
+  return runtime.target(dev);
 }
 
 GemmProblem problem_of(const GemmFp8Args& a) {
@@ -162,7 +158,7 @@ struct Fp8Launch {
 };
 
 void launch_fp8(const GemmProblem& p, const Fp8Launch& l, const DeviceInfo& dev,
-                CUstream stream) {
+                CUstream stream, Runtime& runtime) {
   const GemmConfig c = choose_gemm_config(p, dev);
   const jit::KernelSpec spec = gemm_kernel_spec(p, c, dev);
   const bool mc_a = c.num_multicast > 1 && c.multicast_on_a;
@@ -180,7 +176,7 @@ void launch_fp8(const GemmProblem& p, const Fp8Launch& l, const DeviceInfo& dev,
   CUtensorMap map_d = make_tensor_map(output_map(c, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, l.d, l.n,
                                                  static_cast<std::uint64_t>(l.m_arg), l.ldd,
                                                  l.d_groups));
-  const LoadedKernel& kernel = Runtime::global().load(spec);
+  const LoadedKernel& kernel = runtime.load(spec);
   const float* scale_b = reinterpret_cast<const float*>(l.b_scales);
   const int* layout = reinterpret_cast<const int*>(l.layout);
   unsigned m = static_cast<unsigned>(l.m_arg);
@@ -196,7 +192,7 @@ void launch_fp8(const GemmProblem& p, const Fp8Launch& l, const DeviceInfo& dev,
 
 }  // namespace
 
-void validate(const GemmFp8Args& a) {
+void validate_shape(const GemmFp8Args& a) {
   const char* op = "gemm_fp8_nt";
   require_dtype(op, "A", a.a_dtype, DType::e4m3);
   require_dtype(op, "B", a.b_dtype, DType::e4m3);
@@ -206,11 +202,14 @@ void validate(const GemmFp8Args& a) {
   leading_dim(op, "ldb", a.ldb, a.k, 1);
   leading_dim(op, "ldd", a.ldd, a.n, 2);
   scale_stride(op, a.a_scale_stride, a.m);
-  if (a.m == 0) return;
-  require_fp8_operands(op, a);
 }
 
-void validate(const GemmBf16Args& a) {
+void validate_buffers(const GemmFp8Args& a) {
+  if (a.m == 0) return;
+  require_fp8_operands("gemm_fp8_nt", a);
+}
+
+void validate_shape(const GemmBf16Args& a) {
   const char* op = "gemm_bf16_nt";
   require_dtype(op, "A", a.a_dtype, DType::bf16);
   require_dtype(op, "B", a.b_dtype, DType::bf16);
@@ -220,13 +219,17 @@ void validate(const GemmBf16Args& a) {
   leading_dim(op, "lda", a.lda, a.k, 2);
   leading_dim(op, "ldb", a.ldb, a.k, 2);
   leading_dim(op, "ldd", a.ldd, a.n, a.d_dtype == DType::f32 ? 4 : 2);
-  if (a.m == 0) return;
-  require_ptr(op, "A", a.a, 16);
-  require_ptr(op, "B", a.b, 16);
-  require_ptr(op, "D", a.d, 16);
 }
 
-void validate(const GemmFp8GroupedContiguousArgs& a) {
+void validate_buffers(const GemmBf16Args& a) {
+  if (a.m == 0) return;
+  const char* op = "gemm_bf16_nt";
+  require_device_pointer(op, "A", a.a, 16);
+  require_device_pointer(op, "B", a.b, 16);
+  require_device_pointer(op, "D", a.d, 16);
+}
+
+void validate_shape(const GemmFp8GroupedContiguousArgs& a) {
   const char* op = "gemm_fp8_grouped_contiguous";
   require_shape(op, a.m_sum, a.n, a.k, 128);
   if (a.num_groups <= 0) bad(op, "num_groups must be positive, got " + std::to_string(a.num_groups));
@@ -236,21 +239,46 @@ void validate(const GemmFp8GroupedContiguousArgs& a) {
     bad(op, "M_sum = " + std::to_string(a.m_sum) + " must be a multiple of align_m = " +
                 std::to_string(a.align_m) + " (each group's rows padded to align_m)");
   scale_stride(op, a.a_scale_stride, a.m_sum);
-  if (a.m_sum == 0) return;
-  require_fp8_operands(op, a);
-  require_ptr(op, "m_indices", a.m_indices, 4);
 }
 
-void validate(const GemmFp8GroupedMaskedArgs& a) {
+void validate_buffers(const GemmFp8GroupedContiguousArgs& a) {
+  if (a.m_sum == 0) return;
+  const char* op = "gemm_fp8_grouped_contiguous";
+  require_fp8_operands(op, a);
+  require_device_pointer(op, "m_indices", a.m_indices, 4);
+}
+
+void validate_shape(const GemmFp8GroupedMaskedArgs& a) {
   const char* op = "gemm_fp8_grouped_masked";
   require_shape(op, a.m_max, a.n, a.k, 128);
   if (a.num_groups <= 0) bad(op, "num_groups must be positive, got " + std::to_string(a.num_groups));
   if (a.num_groups > 1024) bad(op, "num_groups must be at most 1024");
   if (a.expected_m < 0) bad(op, "expected_m must be non-negative");
   scale_stride(op, a.a_scale_stride, static_cast<std::int64_t>(a.m_max) * a.num_groups);
+}
+
+void validate_buffers(const GemmFp8GroupedMaskedArgs& a) {
   if (a.m_max == 0) return;
+  const char* op = "gemm_fp8_grouped_masked";
   require_fp8_operands(op, a);
-  require_ptr(op, "masked_m", a.masked_m, 4);
+  require_device_pointer(op, "masked_m", a.masked_m, 4);
+}
+
+void validate(const GemmFp8Args& a) {
+  validate_shape(a);
+  validate_buffers(a);
+}
+void validate(const GemmBf16Args& a) {
+  validate_shape(a);
+  validate_buffers(a);
+}
+void validate(const GemmFp8GroupedContiguousArgs& a) {
+  validate_shape(a);
+  validate_buffers(a);
+}
+void validate(const GemmFp8GroupedMaskedArgs& a) {
+  validate_shape(a);
+  validate_buffers(a);
 }
 
 jit::KernelSpec gemm_spec(const GemmFp8Args& a, const DeviceInfo& dev) {
@@ -270,44 +298,46 @@ jit::KernelSpec gemm_spec(const GemmFp8GroupedMaskedArgs& a, const DeviceInfo& d
   return gemm_kernel_spec(p, choose_gemm_config(p, dev), dev);
 }
 
-void gemm_fp8_nt(const GemmFp8Args& a, CUstream stream) {
+void gemm_fp8_nt(const GemmFp8Args& a, CUstream stream, Runtime& runtime) {
   validate(a);
   if (a.m == 0) return;
-  const DeviceInfo& dev = hopper_device("gemm_fp8_nt");
+  const DeviceInfo dev = hopper_device("gemm_fp8_nt", runtime);
   Fp8Launch l{a.a, a.a_scales, a.b, a.b_scales, a.d, 0,
               a.m, a.lda ? a.lda : a.k, a.ldb ? a.ldb : a.k, a.ldd ? a.ldd : a.n,
               scale_stride("gemm_fp8_nt", a.a_scale_stride, a.m),
               a.m, a.n, a.k, 1, 0};
-  launch_fp8(problem_of(a), l, dev, stream);
+  launch_fp8(problem_of(a), l, dev, stream, runtime);
 }
 
-void gemm_fp8_grouped_contiguous(const GemmFp8GroupedContiguousArgs& a, CUstream stream) {
+void gemm_fp8_grouped_contiguous(const GemmFp8GroupedContiguousArgs& a, CUstream stream,
+                                 Runtime& runtime) {
   validate(a);
   if (a.m_sum == 0) return;
-  const DeviceInfo& dev = hopper_device("gemm_fp8_grouped_contiguous");
+  const DeviceInfo dev = hopper_device("gemm_fp8_grouped_contiguous", runtime);
   Fp8Launch l{a.a, a.a_scales, a.b, a.b_scales, a.d, a.m_indices,
               a.m_sum, a.k, a.k, a.n,
               scale_stride("gemm_fp8_grouped_contiguous", a.a_scale_stride, a.m_sum),
               a.m_sum, a.n, a.k, a.num_groups, 0};
-  launch_fp8(problem_of(a), l, dev, stream);
+  launch_fp8(problem_of(a), l, dev, stream, runtime);
 }
 
-void gemm_fp8_grouped_masked(const GemmFp8GroupedMaskedArgs& a, CUstream stream) {
+void gemm_fp8_grouped_masked(const GemmFp8GroupedMaskedArgs& a, CUstream stream,
+                             Runtime& runtime) {
   validate(a);
   if (a.m_max == 0) return;
-  const DeviceInfo& dev = hopper_device("gemm_fp8_grouped_masked");
+  const DeviceInfo dev = hopper_device("gemm_fp8_grouped_masked", runtime);
   const std::int64_t rows = static_cast<std::int64_t>(a.m_max) * a.num_groups;
   Fp8Launch l{a.a, a.a_scales, a.b, a.b_scales, a.d, a.masked_m,
               rows, a.k, a.k, a.n,
               scale_stride("gemm_fp8_grouped_masked", a.a_scale_stride, rows),
               a.m_max, a.n, a.k, a.num_groups, a.num_groups};
-  launch_fp8(problem_of(a), l, dev, stream);
+  launch_fp8(problem_of(a), l, dev, stream, runtime);
 }
 
-void gemm_bf16_nt(const GemmBf16Args& a, CUstream stream) {
+void gemm_bf16_nt(const GemmBf16Args& a, CUstream stream, Runtime& runtime) {
   validate(a);
   if (a.m == 0) return;
-  const DeviceInfo& dev = hopper_device("gemm_bf16_nt");
+  const DeviceInfo dev = hopper_device("gemm_bf16_nt", runtime);
   const GemmProblem p = problem_of(a);
   const GemmConfig c = choose_gemm_config(p, dev);
   const jit::KernelSpec spec = gemm_kernel_spec(p, c, dev);
@@ -323,7 +353,7 @@ void gemm_bf16_nt(const GemmBf16Args& a, CUstream stream) {
   CUtensorMap map_d = make_tensor_map(output_map(
       c, out_bytes == 4 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT32 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
       out_bytes, a.d, a.n, a.m, a.ldd ? a.ldd : a.n, 0));
-  const LoadedKernel& kernel = Runtime::global().load(spec);
+  const LoadedKernel& kernel = runtime.load(spec);
   unsigned m = static_cast<unsigned>(a.m);
   void* args[] = {&map_a, &map_b, &map_d, &m};
   LaunchParams lp;

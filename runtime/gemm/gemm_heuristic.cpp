@@ -182,6 +182,10 @@ bool gemm_config_valid(const GemmProblem& p, const GemmConfig& c, const DeviceIn
     return no(e.what());
   }
   if (c.block_k != block_k) return no("BLOCK_K must be " + std::to_string(block_k));
+  // The persistent grid stays within the SMs the caller allows (Runtime::set_num_sms).
+  if (dev.num_sms > 0 && c.num_sms > dev.num_sms)
+    return no("NUM_SMS = " + std::to_string(c.num_sms) + " exceeds the " +
+              std::to_string(dev.num_sms) + " SMs available");
   const int smem = gemm_smem_bytes(p.kind, c.block_m, c.block_n, c.num_stages, p.out_fp32);
   if (c.smem_bytes != smem) return no("smem_bytes does not match the tile and stages");
   if (smem > limit)

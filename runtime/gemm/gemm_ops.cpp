@@ -2,6 +2,7 @@
 // as the runtime front ends in gemm.cpp), and the DeepSeek-V3 GEMM shapes.
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/error.hpp"
+#include "shapejit/runtime/deepseek_v3_gemm_shapes.hpp"
 #include "shapejit/runtime/gemm.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
 #include "shapejit/runtime/op_shape.hpp"
@@ -12,9 +13,6 @@ namespace {
 constexpr long long kMaxInt = 2147483647;
 constexpr long long kMaxGroups = 65536;
 
-// Placeholder pointers: only shape-dependent checks matter for choosing the spec.
-constexpr CUdeviceptr kAligned = 256;
-
 std::vector<jit::KernelSpec> fp8_specs(const nlohmann::json& s, const DeviceInfo& target) {
   constexpr const char* op = "gemm_fp8";
   const OpShape f(s, op, {"m", "n", "k"});
@@ -22,8 +20,7 @@ std::vector<jit::KernelSpec> fp8_specs(const nlohmann::json& s, const DeviceInfo
   a.m = f.integer("m", 1, kMaxInt);
   a.n = f.integer("n", 1, kMaxInt);
   a.k = f.integer("k", 1, kMaxInt);
-  a.a = a.a_scales = a.b = a.b_scales = a.d = kAligned;
-  validate(a);
+  validate_shape(a);
   return {gemm_spec(a, target)};
 }
 
@@ -35,8 +32,7 @@ std::vector<jit::KernelSpec> bf16_specs(const nlohmann::json& s, const DeviceInf
   a.n = f.integer("n", 1, kMaxInt);
   a.k = f.integer("k", 1, kMaxInt);
   if (f.choice("out", {"bf16", "f32"}, "bf16") == "f32") a.d_dtype = DType::f32;
-  a.a = a.b = a.d = kAligned;
-  validate(a);
+  validate_shape(a);
   return {gemm_spec(a, target)};
 }
 
@@ -49,8 +45,7 @@ std::vector<jit::KernelSpec> contiguous_specs(const nlohmann::json& s, const Dev
   a.k = f.integer("k", 1, kMaxInt);
   a.num_groups = f.integer("groups", 1, kMaxGroups);
   a.align_m = f.integer("align_m", 1, kMaxInt, 128);
-  a.a = a.a_scales = a.b = a.b_scales = a.d = a.m_indices = kAligned;
-  validate(a);
+  validate_shape(a);
   return {gemm_spec(a, target)};
 }
 
@@ -63,21 +58,15 @@ std::vector<jit::KernelSpec> masked_specs(const nlohmann::json& s, const DeviceI
   a.k = f.integer("k", 1, kMaxInt);
   a.num_groups = f.integer("groups", 1, kMaxGroups);
   a.expected_m = f.integer("expected_m", 0, kMaxInt, 0);
-  a.a = a.a_scales = a.b = a.b_scales = a.d = a.masked_m = kAligned;
-  validate(a);
+  validate_shape(a);
   return {gemm_spec(a, target)};
 }
 
-// DeepSeek-V3 FP8 GEMMs (N x K): fused q_a/kv_a down-projection, q_b up-projection, kv_b
-// up-projection, attention output, dense-MLP gate/up per rank, dense-MLP down.
-constexpr int kDsv3Shapes[][2] = {{2112, 7168}, {24576, 1536}, {32768, 512},
-                                  {7168, 16384}, {4096, 7168}, {7168, 2048}};
-
 std::vector<nlohmann::json> fp8_deepseek_v3_shapes() {
   std::vector<nlohmann::json> v;
-  for (const auto& nk : kDsv3Shapes)
+  for (const GemmShapeNK& nk : kDeepSeekV3GemmShapes)
     for (int m : gemm_m_bucket_bounds())
-      v.push_back({{"op", "gemm_fp8"}, {"m", m}, {"n", nk[0]}, {"k", nk[1]}});
+      v.push_back({{"op", "gemm_fp8"}, {"m", m}, {"n", nk.n}, {"k", nk.k}});
   return v;
 }
 

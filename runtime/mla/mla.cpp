@@ -5,22 +5,16 @@
 
 #include "mla/decode_params.cuh"
 #include "mla/decode_schedule.cuh"
+#include "mla/decode_split_layout.cuh"
 #include "shapejit/error.hpp"
 #include "shapejit/jit/kernel_catalog.hpp"
+#include "shapejit/runtime/checks.hpp"
 #include "shapejit/runtime/mla.hpp"
 #include "shapejit/runtime/runtime.hpp"
 #include "shapejit/runtime/tensor_map.hpp"
 
 namespace shapejit::runtime {
 namespace {
-
-// Shared memory of the split kernels with a BF16 cache, their largest layout: Q tile
-// (64 × 576 BF16), four KV stages (32 × 576 BF16), the P tile, row max/sum exchange,
-// 10 barriers, and 1 KiB to align the base. Mirrors MlaSplitConfig::kSmemBytes
-// (templates/mla/decode_split.cuh) and MlaSplitTmaConfig::kSmemBytes (decode_split_tma_config.cuh).
-constexpr int kSplitSmemBytes = 64 * 1152 + 4 * 32 * 1152 + 64 * 128 + 4 * 64 * 4 + 10 * 8 + 1024;
-constexpr int kSplitThreads = 384;
-constexpr int kSplitBlockN = 32;   // tokens per KV tile
 
 constexpr std::uint64_t kRowBytes = kMlaHeadDim * 2;   // one BF16 row of q or of the cache
 
@@ -44,17 +38,15 @@ TensorMapSpec cache_map(const MlaConfig& c, const MlaDecodeArgs& a) {
   return tensor_map_2d(
       "k_cache", CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, a.k_cache, kMlaHeadDim,
       static_cast<std::uint64_t>(a.num_blocks) * static_cast<std::uint64_t>(c.page_size), kRowBytes,
-      64, static_cast<std::uint32_t>(std::min(c.page_size, kSplitBlockN)), 128);
+      64, static_cast<std::uint32_t>(std::min<int>(c.page_size, mla_plan::kSplitBlockN)), 128);
 }
 
 [[noreturn]] void bad(const std::string& what) {
   fail(Errc::invalid_argument, "mla_decode: " + what);
 }
 
-void check_ptr(const char* name, CUdeviceptr p, int align) {
-  if (p == 0) bad(std::string(name) + " is null");
-  if (p % static_cast<CUdeviceptr>(align) != 0)
-    bad(std::string(name) + " must be " + std::to_string(align) + "-byte aligned");
+void check_ptr(const char* name, CUdeviceptr p, unsigned align) {
+  require_device_pointer("mla_decode", name, p, align);
 }
 
 const DeviceInfo& hopper_device() {
@@ -105,6 +97,13 @@ void validate(const MlaConfig& c) {
     bad("kv_dtype must be bf16 or fp8_e4m3");
   if (c.load_path != MlaLoadPath::cp_async && c.load_path != MlaLoadPath::tma)
     bad("load_path must be cp_async or tma");
+}
+
+MlaSplitLaunch mla_split_launch(const MlaConfig& c) {
+  validate(c);
+  return {mla_plan::kSplitThreads,
+          mla_plan::split_smem_bytes(c.load_path == MlaLoadPath::tma,
+                                     c.kv_dtype == MlaKvDtype::fp8_e4m3)};
 }
 
 int mla_kv_row_bytes(MlaKvDtype dtype) { return dtype == MlaKvDtype::bf16 ? 1152 : 656; }
@@ -201,17 +200,18 @@ void validate_block_table(const MlaConfig& c, int batch, int max_blocks_per_seq,
 }
 
 void mla_decode_metadata(const MlaConfig& c, int batch, CUdeviceptr cache_seqlens,
-                         CUdeviceptr metadata, std::size_t metadata_bytes, CUstream stream) {
+                         CUdeviceptr metadata, std::size_t metadata_bytes, CUstream stream,
+                         Runtime& runtime) {
   validate(c);
   if (batch < 1) bad("batch = " + std::to_string(batch) + " must be at least 1");
   check_ptr("cache_seqlens", cache_seqlens, 4);
   check_ptr("metadata", metadata, 16);
-  const DeviceInfo& dev = hopper_device();
+  const DeviceInfo dev = runtime.target(hopper_device());
   const int parts = mla_num_sm_parts(c, dev.num_sms);
   if (metadata_bytes < mla_metadata_bytes(batch, parts))
     bad("metadata_bytes = " + std::to_string(metadata_bytes) + " is smaller than the " +
         std::to_string(mla_metadata_bytes(batch, parts)) + " bytes this batch needs");
-  const LoadedKernel& kernel = Runtime::global().load(schedule_spec(c, dev));
+  const LoadedKernel& kernel = runtime.load(schedule_spec(c, dev));
   const int* seqlens = reinterpret_cast<const int*>(cache_seqlens);
   int* meta = reinterpret_cast<int*>(metadata);
   int b = batch;
@@ -222,9 +222,9 @@ void mla_decode_metadata(const MlaConfig& c, int batch, CUdeviceptr cache_seqlen
   launch(kernel, lp, args);
 }
 
-void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
+void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream, Runtime& runtime) {
   validate(c);
-  const DeviceInfo& dev = hopper_device();
+  const DeviceInfo dev = runtime.target(hopper_device());
   validate(c, a, dev.num_sms);
   const int parts = mla_num_sm_parts(c, dev.num_sms);
 
@@ -246,8 +246,8 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
   const float scale = a.softmax_scale > 0.0f ? a.softmax_scale : 1.0f / std::sqrt(576.0f);
   p.scale_log2 = scale * 1.4426950408889634f;
 
-  const LoadedKernel& split = Runtime::global().load(split_spec(c, dev));
-  const LoadedKernel& combine = Runtime::global().load(combine_spec(c, dev));
+  const LoadedKernel& split = runtime.load(split_spec(c, dev));
+  const LoadedKernel& combine = runtime.load(combine_spec(c, dev));
   void* args[] = {&p};
   // The TMA kernel takes tensor maps of q and of a BF16 cache before the parameters.
   // NOTES: the FP8 cache is read with plain bulk copies (656-byte rows are wider than a TMA
@@ -261,12 +261,9 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream) {
   LaunchParams lp;
   lp.grid[0] = static_cast<unsigned>(mla_num_m_tiles(c));
   lp.grid[1] = static_cast<unsigned>(parts);
-  lp.block[0] = kSplitThreads;
-  // NOTES: the split kernel sizes its own layout (MlaSplitConfig::kSmemBytes, static_assert'ed
-  // under the limit) and runs one CTA per SM, so granting the whole opt-in limit is always
-  // enough and stays correct when its stages or tiles change.
-  lp.dynamic_smem_bytes = static_cast<unsigned>(
-      std::max(kSplitSmemBytes, dev.max_smem_per_block_optin));
+  const MlaSplitLaunch shape = mla_split_launch(c);
+  lp.block[0] = static_cast<unsigned>(shape.threads);
+  lp.dynamic_smem_bytes = static_cast<unsigned>(shape.dynamic_smem_bytes);
   lp.stream = stream;
   launch(split, lp, c.load_path == MlaLoadPath::tma ? tma_args : args);
 

@@ -37,11 +37,11 @@ KernelSpec route_layout_spec(const MoeConfig& c, const DeviceInfo& t) {
 
 KernelSpec dispatch_spec(const MoeConfig& c, const DeviceInfo& t) {
   return moe_spec(t, "moe_dispatch_fp8",
-                  {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}, {"SCALE_MN_MAJOR", true}});
+                  {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}, {"SCALE_M_MAJOR", true}});
 }
 
 KernelSpec swiglu_spec(const MoeConfig& c, const DeviceInfo& t) {
-  return moe_spec(t, "moe_swiglu_fp8", {{"INTERMEDIATE", c.intermediate}, {"SCALE_MN_MAJOR", true}});
+  return moe_spec(t, "moe_swiglu_fp8", {{"INTERMEDIATE", c.intermediate}, {"SCALE_M_MAJOR", true}});
 }
 
 KernelSpec combine_spec(const MoeConfig& c, const DeviceInfo& t) {
@@ -49,9 +49,9 @@ KernelSpec combine_spec(const MoeConfig& c, const DeviceInfo& t) {
 }
 
 template <typename... Args>
-void launch_kernel(const KernelSpec& spec, unsigned grid, unsigned block, CUstream stream,
-                   Args... args) {
-  const LoadedKernel& kernel = Runtime::global().load(spec);
+void launch_kernel(Runtime& runtime, const KernelSpec& spec, unsigned grid, unsigned block,
+                   CUstream stream, Args... args) {
+  const LoadedKernel& kernel = runtime.load(spec);
   LaunchParams p;
   p.grid[0] = grid;
   p.block[0] = block;
@@ -71,54 +71,55 @@ std::vector<jit::KernelSpec> moe_kernel_specs(const MoeConfig& config, const Dev
 }
 
 void moe_route(const MoeConfig& c, int num_tokens, CUdeviceptr topk_idx, const MoeRouting& r,
-               CUstream stream) {
+               CUstream stream, Runtime& runtime) {
   moe_detail::check_route(c, num_tokens, topk_idx, r);
   if (num_tokens == 0) return;
   const DeviceInfo& dev = current_device();
   const int blocks = moe_route_blocks(c, num_tokens);
   const int max_rows = c.layout == MoeLayout::masked ? c.max_tokens_per_expert : 0;
   const int num_rows = static_cast<int>(moe_num_rows(c, num_tokens));
-  launch_kernel(route_count_spec(c, dev), blocks, 256, stream, as_ptr(topk_idx), num_tokens,
-                c.expert_begin, as_ptr(r.block_counts));
-  launch_kernel(route_layout_spec(c, dev), blocks, 256, stream, as_ptr(topk_idx), num_tokens,
-                c.expert_begin, as_ptr(r.block_counts), max_rows, num_rows,
+  launch_kernel(runtime, route_count_spec(c, dev), blocks, 256, stream, as_ptr(topk_idx),
+                num_tokens, c.expert_begin, as_ptr(r.block_counts));
+  launch_kernel(runtime, route_layout_spec(c, dev), blocks, 256, stream, as_ptr(topk_idx),
+                num_tokens, c.expert_begin, as_ptr(r.block_counts), max_rows, num_rows,
                 as_ptr(r.tokens_per_expert), as_ptr(r.row_begin), as_ptr(r.m_indices),
                 as_ptr(r.row_to_token), as_ptr(r.token_slot));
 }
 
 void moe_dispatch(const MoeConfig& c, int num_tokens, CUdeviceptr x, const MoeRouting& r,
-                  const MoeFp8Rows& xq, CUstream stream) {
+                  const MoeFp8Rows& xq, CUstream stream, Runtime& runtime) {
   moe_detail::check_dispatch(c, num_tokens, x, r, xq);
   if (num_tokens == 0) return;
   const DeviceInfo& dev = current_device();
-  launch_kernel(dispatch_spec(c, dev), num_tokens, c.hidden / 16, stream, as_ptr(x), num_tokens,
-                as_ptr(r.token_slot), as_ptr(xq.data), as_ptr(xq.scales),
+  launch_kernel(runtime, dispatch_spec(c, dev), num_tokens, c.hidden / 16, stream, as_ptr(x),
+                num_tokens, as_ptr(r.token_slot), as_ptr(xq.data), as_ptr(xq.scales),
                 static_cast<int>(xq.scale_stride));
 }
 
 void moe_swiglu(const MoeConfig& c, int num_tokens, CUdeviceptr h, const MoeRouting& r,
-                const MoeFp8Rows& aq, CUstream stream) {
+                const MoeFp8Rows& aq, CUstream stream, Runtime& runtime) {
   moe_detail::check_swiglu(c, num_tokens, h, r, aq);
   if (num_tokens == 0) return;
   const DeviceInfo& dev = current_device();
   const int num_rows = static_cast<int>(moe_num_rows(c, num_tokens));
-  launch_kernel(swiglu_spec(c, dev), num_rows, c.intermediate / 16, stream, as_ptr(h),
+  launch_kernel(runtime, swiglu_spec(c, dev), num_rows, c.intermediate / 16, stream, as_ptr(h),
                 as_ptr(r.row_to_token), num_rows, as_ptr(aq.data), as_ptr(aq.scales),
                 static_cast<int>(aq.scale_stride));
 }
 
 void moe_combine(const MoeConfig& c, int num_tokens, CUdeviceptr y, const MoeRouting& r,
-                 CUdeviceptr topk_weights, CUdeviceptr out, CUstream stream) {
+                 CUdeviceptr topk_weights, CUdeviceptr out, CUstream stream,
+                 Runtime& runtime) {
   moe_detail::check_combine(c, num_tokens, y, r, topk_weights, out);
   if (num_tokens == 0) return;
   const DeviceInfo& dev = current_device();
-  launch_kernel(combine_spec(c, dev), num_tokens, c.hidden / 16, stream, as_ptr(y),
+  launch_kernel(runtime, combine_spec(c, dev), num_tokens, c.hidden / 16, stream, as_ptr(y),
                 as_ptr(r.token_slot), as_ptr(topk_weights), num_tokens, as_ptr(out));
 }
 
 void moe_layer(const MoeConfig& c, int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx,
                CUdeviceptr topk_weights, const MoeWeights& weights, CUdeviceptr out,
-               MoeWorkspace& ws, CUstream stream) {
+               MoeWorkspace& ws, CUstream stream, Runtime& runtime) {
   validate(c);
   if (num_tokens < 0 || num_tokens > ws.max_tokens())
     fail(Errc::invalid_argument, "moe_layer: num_tokens = " + std::to_string(num_tokens) +
@@ -134,12 +135,12 @@ void moe_layer(const MoeConfig& c, int num_tokens, CUdeviceptr x, CUdeviceptr to
   moe_detail::check_grouped_gemm(c, num_tokens, aq, weights, r, ws.y(), /*down=*/true);
   moe_detail::check_combine(c, num_tokens, ws.y(), r, topk_weights, out);
   if (num_tokens == 0) return;
-  moe_route(c, num_tokens, topk_idx, r, stream);
-  moe_dispatch(c, num_tokens, x, r, xq, stream);
-  moe_gate_up(c, num_tokens, xq, weights, r, ws.h(), stream);
-  moe_swiglu(c, num_tokens, ws.h(), r, aq, stream);
-  moe_down(c, num_tokens, aq, weights, r, ws.y(), stream);
-  moe_combine(c, num_tokens, ws.y(), r, topk_weights, out, stream);
+  moe_route(c, num_tokens, topk_idx, r, stream, runtime);
+  moe_dispatch(c, num_tokens, x, r, xq, stream, runtime);
+  moe_gate_up(c, num_tokens, xq, weights, r, ws.h(), stream, runtime);
+  moe_swiglu(c, num_tokens, ws.h(), r, aq, stream, runtime);
+  moe_down(c, num_tokens, aq, weights, r, ws.y(), stream, runtime);
+  moe_combine(c, num_tokens, ws.y(), r, topk_weights, out, stream, runtime);
 }
 
 }  // namespace shapejit::runtime

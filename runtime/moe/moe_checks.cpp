@@ -4,23 +4,16 @@
 #include <string>
 
 #include "shapejit/error.hpp"
+#include "shapejit/runtime/checks.hpp"
 
 namespace shapejit::runtime::moe_detail {
 
 namespace {
 
-void require_ptr(const char* op, const char* name, CUdeviceptr p, unsigned align) {
-  if (p == 0) fail(Errc::invalid_argument, std::string(op) + ": " + name + " is null");
-  if (p % align != 0)
-    fail(Errc::invalid_argument, std::string(op) + ": " + name + " must be " +
-                                     std::to_string(align) + "-byte aligned (address % " +
-                                     std::to_string(align) + " = " + std::to_string(p % align) + ")");
-}
-
 void require_scales(const MoeConfig& c, int num_tokens, const char* op, const char* name,
                     const MoeFp8Rows& rows) {
-  require_ptr(op, (std::string(name) + ".data").c_str(), rows.data, 16);
-  require_ptr(op, (std::string(name) + ".scales").c_str(), rows.scales, 16);
+  require_device_pointer(op, std::string(name) + ".data", rows.data, 16);
+  require_device_pointer(op, std::string(name) + ".scales", rows.scales, 16);
   const std::int64_t need = moe_num_rows(c, num_tokens);
   if (rows.scale_stride < need || rows.scale_stride % 4 != 0 || rows.scale_stride > INT_MAX)
     fail(Errc::invalid_argument,
@@ -46,22 +39,22 @@ void check_tokens(const MoeConfig& c, int num_tokens, const char* op) {
 void check_route(const MoeConfig& c, int num_tokens, CUdeviceptr topk_idx, const MoeRouting& r) {
   const char* op = "moe_route";
   check_tokens(c, num_tokens, op);
-  require_ptr(op, "topk_idx", topk_idx, 4);
-  require_ptr(op, "routing.tokens_per_expert", r.tokens_per_expert, 4);
-  require_ptr(op, "routing.row_begin", r.row_begin, 4);
+  require_device_pointer(op, "topk_idx", topk_idx, 4);
+  require_device_pointer(op, "routing.tokens_per_expert", r.tokens_per_expert, 4);
+  require_device_pointer(op, "routing.row_begin", r.row_begin, 4);
   if (c.layout == MoeLayout::contiguous || r.m_indices != 0)
-    require_ptr(op, "routing.m_indices", r.m_indices, 4);
-  require_ptr(op, "routing.row_to_token", r.row_to_token, 4);
-  require_ptr(op, "routing.token_slot", r.token_slot, 4);
-  require_ptr(op, "routing.block_counts", r.block_counts, 4);
+    require_device_pointer(op, "routing.m_indices", r.m_indices, 4);
+  require_device_pointer(op, "routing.row_to_token", r.row_to_token, 4);
+  require_device_pointer(op, "routing.token_slot", r.token_slot, 4);
+  require_device_pointer(op, "routing.block_counts", r.block_counts, 4);
 }
 
 void check_dispatch(const MoeConfig& c, int num_tokens, CUdeviceptr x, const MoeRouting& r,
                     const MoeFp8Rows& xq) {
   const char* op = "moe_dispatch";
   check_tokens(c, num_tokens, op);
-  require_ptr(op, "x", x, 16);
-  require_ptr(op, "routing.token_slot", r.token_slot, 4);
+  require_device_pointer(op, "x", x, 16);
+  require_device_pointer(op, "routing.token_slot", r.token_slot, 4);
   require_scales(c, num_tokens, op, "xq", xq);
 }
 
@@ -69,8 +62,8 @@ void check_swiglu(const MoeConfig& c, int num_tokens, CUdeviceptr h, const MoeRo
                   const MoeFp8Rows& aq) {
   const char* op = "moe_swiglu";
   check_tokens(c, num_tokens, op);
-  require_ptr(op, "h", h, 16);
-  require_ptr(op, "routing.row_to_token", r.row_to_token, 4);
+  require_device_pointer(op, "h", h, 16);
+  require_device_pointer(op, "routing.row_to_token", r.row_to_token, 4);
   require_scales(c, num_tokens, op, "aq", aq);
 }
 
@@ -78,10 +71,10 @@ void check_combine(const MoeConfig& c, int num_tokens, CUdeviceptr y, const MoeR
                    CUdeviceptr topk_weights, CUdeviceptr out) {
   const char* op = "moe_combine";
   check_tokens(c, num_tokens, op);
-  require_ptr(op, "y", y, 16);
-  require_ptr(op, "routing.token_slot", r.token_slot, 4);
-  require_ptr(op, "topk_weights", topk_weights, 4);
-  require_ptr(op, "out", out, 16);
+  require_device_pointer(op, "y", y, 16);
+  require_device_pointer(op, "routing.token_slot", r.token_slot, 4);
+  require_device_pointer(op, "topk_weights", topk_weights, 4);
+  require_device_pointer(op, "out", out, 16);
 }
 
 void check_grouped_gemm(const MoeConfig& c, int num_tokens, const MoeFp8Rows& a,
@@ -89,14 +82,14 @@ void check_grouped_gemm(const MoeConfig& c, int num_tokens, const MoeFp8Rows& a,
   const char* op = down ? "moe_down" : "moe_gate_up";
   check_tokens(c, num_tokens, op);
   require_scales(c, num_tokens, op, down ? "aq" : "xq", a);
-  require_ptr(op, down ? "weights.w2" : "weights.w13", down ? w.w2 : w.w13, 16);
-  require_ptr(op, down ? "weights.w2_scales" : "weights.w13_scales",
+  require_device_pointer(op, down ? "weights.w2" : "weights.w13", down ? w.w2 : w.w13, 16);
+  require_device_pointer(op, down ? "weights.w2_scales" : "weights.w13_scales",
               down ? w.w2_scales : w.w13_scales, 16);
   if (c.layout == MoeLayout::contiguous)
-    require_ptr(op, "routing.m_indices", r.m_indices, 4);
+    require_device_pointer(op, "routing.m_indices", r.m_indices, 4);
   else
-    require_ptr(op, "routing.tokens_per_expert", r.tokens_per_expert, 4);
-  require_ptr(op, down ? "y" : "h", d, 16);
+    require_device_pointer(op, "routing.tokens_per_expert", r.tokens_per_expert, 4);
+  require_device_pointer(op, down ? "y" : "h", d, 16);
 }
 
 }  // namespace shapejit::runtime::moe_detail

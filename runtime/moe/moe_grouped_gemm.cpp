@@ -19,7 +19,7 @@ struct GroupedGemmCall {
   const MoeConfig* config;
   int num_rows;       // M of the contiguous GEMM; E · M_max for the masked one
   int n, k;
-  MoeFp8Rows a;       // FP8 [num_rows, k], MN-major 1×128 scales
+  MoeFp8Rows a;       // FP8 [num_rows, k], M-major 1×128 scales
   CUdeviceptr b = 0, b_scales = 0;   // FP8 [E, n, k], FP32 [E, n/128, k/128]
   CUdeviceptr d = 0;  // BF16 [num_rows, n]
   CUdeviceptr m_indices = 0, masked_m = 0;
@@ -65,11 +65,12 @@ GemmFp8GroupedMaskedArgs masked_args(const GroupedGemmCall& call, int num_tokens
   return g;
 }
 
-void grouped_gemm(const GroupedGemmCall& call, int num_tokens, CUstream stream) {
+void grouped_gemm(const GroupedGemmCall& call, int num_tokens, CUstream stream,
+                  Runtime& runtime) {
   if (call.config->layout == MoeLayout::contiguous)
-    gemm_fp8_grouped_contiguous(contiguous_args(call), stream);
+    gemm_fp8_grouped_contiguous(contiguous_args(call), stream, runtime);
   else
-    gemm_fp8_grouped_masked(masked_args(call, num_tokens), stream);
+    gemm_fp8_grouped_masked(masked_args(call, num_tokens), stream, runtime);
 }
 
 GroupedGemmCall make_call(const MoeConfig& c, int num_tokens, const MoeFp8Rows& a,
@@ -105,17 +106,17 @@ std::vector<jit::KernelSpec> moe_grouped_gemm_specs(const MoeConfig& c, int num_
 }
 
 void moe_gate_up(const MoeConfig& c, int num_tokens, const MoeFp8Rows& xq, const MoeWeights& w,
-                 const MoeRouting& r, CUdeviceptr h, CUstream stream) {
+                 const MoeRouting& r, CUdeviceptr h, CUstream stream, Runtime& runtime) {
   moe_detail::check_grouped_gemm(c, num_tokens, xq, w, r, h, /*down=*/false);
   if (num_tokens == 0) return;
-  grouped_gemm(make_call(c, num_tokens, xq, r, h, false, w), num_tokens, stream);
+  grouped_gemm(make_call(c, num_tokens, xq, r, h, false, w), num_tokens, stream, runtime);
 }
 
 void moe_down(const MoeConfig& c, int num_tokens, const MoeFp8Rows& aq, const MoeWeights& w,
-              const MoeRouting& r, CUdeviceptr y, CUstream stream) {
+              const MoeRouting& r, CUdeviceptr y, CUstream stream, Runtime& runtime) {
   moe_detail::check_grouped_gemm(c, num_tokens, aq, w, r, y, /*down=*/true);
   if (num_tokens == 0) return;
-  grouped_gemm(make_call(c, num_tokens, aq, r, y, true, w), num_tokens, stream);
+  grouped_gemm(make_call(c, num_tokens, aq, r, y, true, w), num_tokens, stream, runtime);
 }
 
 }  // namespace shapejit::runtime

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "shapejit/error.hpp"
+#include "shapejit/runtime/checks.hpp"
 #include "shapejit/runtime/device.hpp"
 #include "shapejit/runtime/host_numerics.hpp"
 #include "shapejit/runtime/runtime.hpp"
@@ -31,12 +32,6 @@ void scale_strides(int m, int k, int group_size, ScaleLayout layout, std::int64_
   }
 }
 
-void require_aligned(CUdeviceptr p, unsigned alignment, const char* what) {
-  if (p % alignment)
-    fail(Errc::invalid_argument, std::string("quantize_fp8: ") + what + " must be " +
-                                     std::to_string(alignment) + "-byte aligned");
-}
-
 }  // namespace
 
 std::int64_t quant_scale_elements(int m, int k, int group_size, ScaleLayout layout) {
@@ -45,7 +40,7 @@ std::int64_t quant_scale_elements(int m, int k, int group_size, ScaleLayout layo
                                           : groups * m_stride(m);
 }
 
-void validate(const QuantFp8Args& a) {
+void validate_shape(const QuantFp8Args& a) {
   const std::string shape = "[" + std::to_string(a.m) + ", " + std::to_string(a.k) + "]";
   if (a.group_size != 32 && a.group_size != 64 && a.group_size != 128)
     fail(Errc::invalid_argument, "quantize_fp8: group_size " + std::to_string(a.group_size) +
@@ -56,11 +51,18 @@ void validate(const QuantFp8Args& a) {
     fail(Errc::invalid_argument, "quantize_fp8: K = " + std::to_string(a.k) +
                                      " is not a multiple of group_size " +
                                      std::to_string(a.group_size));
+}
+
+void validate_buffers(const QuantFp8Args& a) {
   if (a.m == 0) return;
-  if (!a.x || !a.q || !a.scales) fail(Errc::invalid_argument, "quantize_fp8: null pointer");
-  require_aligned(a.x, 16, "x");
-  require_aligned(a.q, 16, "q");
-  require_aligned(a.scales, 4, "scales");
+  require_device_pointer("quantize_fp8", "x", a.x, 16);
+  require_device_pointer("quantize_fp8", "q", a.q, 16);
+  require_device_pointer("quantize_fp8", "scales", a.scales, 4);
+}
+
+void validate(const QuantFp8Args& a) {
+  validate_shape(a);
+  validate_buffers(a);
 }
 
 jit::KernelSpec quant_fp8_spec(int k, int group_size, const std::string& arch) {

@@ -11,7 +11,7 @@ std::vector<jit::KernelSpec> quant_specs(const nlohmann::json& shape, const Devi
   QuantFp8Args a;   // M is a run-time argument: every M uses the same kernel
   a.k = f.integer("k", 1, 1 << 20);
   a.group_size = f.integer("group_size", 1, 1024, 128);
-  validate(a);
+  validate_shape(a);
   return {quant_fp8_spec(a.k, a.group_size, target.arch)};
 }
 

@@ -7,7 +7,7 @@
 // Each thread owns 16 consecutive columns: two 16-byte loads, one 16-byte FP8 store per row.
 //
 //   xq     [num_rows, HIDDEN] FP8 E4M3, row-major
-//   scales SCALE_MN_MAJOR: scales[g * scale_stride + row] (g = column / 128), the layout the
+//   scales SCALE_M_MAJOR: scales[g * scale_stride + row] (g = column / 128), the layout the
 //          grouped GEMM reads by TMA; else scales[row * scale_stride + g]
 //
 // Quantization: the project's 1x128 format, bit-identical to quant/per_token_group_quant:
@@ -16,7 +16,7 @@
 
 namespace shapejit::kernels {
 
-template <int HIDDEN, int TOP_K, bool SCALE_MN_MAJOR>
+template <int HIDDEN, int TOP_K, bool SCALE_M_MAJOR>
 __global__ void __launch_bounds__(HIDDEN / 16) moe_dispatch_fp8(
     const unsigned short* __restrict__ x, int num_tokens, const int* __restrict__ token_slot,
     unsigned char* __restrict__ xq, float* __restrict__ scales, int scale_stride) {
@@ -54,7 +54,7 @@ __global__ void __launch_bounds__(HIDDEN / 16) moe_dispatch_fp8(
     if (row < 0) continue;
     moe::store16(xq + static_cast<long long>(row) * HIDDEN + col, q);
     if (writes_scale) {
-      const long long at = SCALE_MN_MAJOR ? static_cast<long long>(group) * scale_stride + row
+      const long long at = SCALE_M_MAJOR ? static_cast<long long>(group) * scale_stride + row
                                           : static_cast<long long>(row) * scale_stride + group;
       scales[at] = scale;
     }

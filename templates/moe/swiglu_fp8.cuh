@@ -3,7 +3,7 @@
 //
 //   h      [num_rows, 2 * INTERMEDIATE] BF16: columns [0, I) gate, [I, 2I) up
 //   aq     [num_rows, INTERMEDIATE] FP8 E4M3: silu(gate) * up, 1x128 scales as in dispatch
-//   scales SCALE_MN_MAJOR: scales[g * scale_stride + row]; else scales[row * scale_stride + g]
+//   scales SCALE_M_MAJOR: scales[g * scale_stride + row]; else scales[row * scale_stride + g]
 //
 // One block per row; rows with row_to_token[row] < 0 (padding, unused capacity) are skipped,
 // so they are neither read nor written. silu(g) = g / (1 + exp(-g)), in FP32.
@@ -11,7 +11,7 @@
 
 namespace shapejit::kernels {
 
-template <int INTERMEDIATE, bool SCALE_MN_MAJOR>
+template <int INTERMEDIATE, bool SCALE_M_MAJOR>
 __global__ void __launch_bounds__(INTERMEDIATE / 16) moe_swiglu_fp8(
     const unsigned short* __restrict__ h, const int* __restrict__ row_to_token, int num_rows,
     unsigned char* __restrict__ aq, float* __restrict__ scales, int scale_stride) {
@@ -44,7 +44,7 @@ __global__ void __launch_bounds__(INTERMEDIATE / 16) moe_swiglu_fp8(
   moe::store16(aq + static_cast<long long>(row) * INTERMEDIATE + col, moe::quantize16(v, inv_scale));
   if (threadIdx.x % kGroupLanes == 0) {
     const int group = col / 128;
-    const long long at = SCALE_MN_MAJOR ? static_cast<long long>(group) * scale_stride + row
+    const long long at = SCALE_M_MAJOR ? static_cast<long long>(group) * scale_stride + row
                                         : static_cast<long long>(row) * scale_stride + group;
     scales[at] = scale;
   }

@@ -71,9 +71,9 @@ Fp8B make_b(int groups, int n, int k) {
 
 double run_fp8(int m, int n, int k, const Fp8B& b) {
   auto a = gemm_test::random_fp8(m, k, rng());
-  const std::int64_t stride = mn_major_scale_stride(m);
+  const std::int64_t stride = m_major_scale_stride(m);
   auto sa_rm = gemm_test::random_scales(static_cast<std::size_t>(m) * (k / 128), rng());
-  auto sa = scales_to_mn_major(sa_rm.data(), m, k / 128);
+  auto sa = scales_to_m_major(sa_rm.data(), m, k / 128);
   DeviceBuffer da = upload(a.q), dsa = upload(sa);
   DeviceBuffer dd(static_cast<std::size_t>(m) * n * 2);
   dd.fill_bytes(0xff);
@@ -125,7 +125,7 @@ TEST(GemmGpu, Fp8HonoursLeadingDimensions) {
   auto a = gemm_test::random_fp8(m, lda, rng());
   const Fp8B b = make_b(1, n, k);
   auto sa_rm = gemm_test::random_scales(static_cast<std::size_t>(m) * (k / 128), rng());
-  auto sa = scales_to_mn_major(sa_rm.data(), m, k / 128);
+  auto sa = scales_to_m_major(sa_rm.data(), m, k / 128);
   DeviceBuffer da = upload(a.q), dsa = upload(sa), dd(static_cast<std::size_t>(m) * ldd * 2);
   dd.fill_bytes(0xff);
   GemmFp8Args args;
@@ -147,7 +147,7 @@ TEST(GemmGpu, Fp8HonoursLeadingDimensions) {
     std::copy_n(a.q.data() + static_cast<std::size_t>(r) * lda, k, packed.data() + r * k);
   std::vector<int> rows(m);
   for (int r = 0; r < m; ++r) rows[r] = r;
-  const auto ref = gemm_test::fp8_reference(packed.data(), sa.data(), mn_major_scale_stride(m),
+  const auto ref = gemm_test::fp8_reference(packed.data(), sa.data(), m_major_scale_stride(m),
                                             b.q.q.data(), b.scales.data(), rows, n, k);
   EXPECT_LT(calc_diff(ref, take_rows(d, ldd, rows, n)), 1e-3);
   // The padding columns of D stay poisoned.
@@ -208,7 +208,7 @@ void check_grouped_contiguous() {
   const Fp8B b = make_b(groups, n, k);
   auto a = gemm_test::random_fp8(m_sum, k, rng());
   auto sa_rm = gemm_test::random_scales(static_cast<std::size_t>(m_sum) * (k / 128), rng());
-  auto sa = scales_to_mn_major(sa_rm.data(), m_sum, k / 128);
+  auto sa = scales_to_m_major(sa_rm.data(), m_sum, k / 128);
   DeviceBuffer da = upload(a.q), dsa = upload(sa), dmi = upload(m_indices);
   DeviceBuffer dd(static_cast<std::size_t>(m_sum) * n * 2);
   dd.fill_bytes(0xff);
@@ -232,7 +232,7 @@ void check_grouped_contiguous() {
       if (m_indices[r] == g) rows.push_back(r);
     if (rows.empty()) continue;
     const auto ref = gemm_test::fp8_reference(
-        a.q.data(), sa.data(), mn_major_scale_stride(m_sum),
+        a.q.data(), sa.data(), m_major_scale_stride(m_sum),
         b.q.q.data() + static_cast<std::size_t>(g) * n * k,
         b.scales.data() + static_cast<std::size_t>(g) * nsb * nkb, rows, n, k);
     const auto got = take_rows(d, n, rows, n);
@@ -248,7 +248,7 @@ void check_grouped_masked() {
   const Fp8B b = make_b(groups, n, k);
   auto a = gemm_test::random_fp8(rows_all, k, rng());
   auto sa_rm = gemm_test::random_scales(static_cast<std::size_t>(rows_all) * (k / 128), rng());
-  auto sa = scales_to_mn_major(sa_rm.data(), rows_all, k / 128);
+  auto sa = scales_to_m_major(sa_rm.data(), rows_all, k / 128);
   DeviceBuffer da = upload(a.q), dsa = upload(sa), dmm = upload(masked_m);
   DeviceBuffer dd(static_cast<std::size_t>(rows_all) * n * 2);
   for (int expected_m : {1, 128}) {
@@ -274,7 +274,7 @@ void check_grouped_masked() {
       if (masked_m[g] > 0) rows.push_back(g * m_max + masked_m[g] - 1);
       if (rows.empty()) continue;
       const auto ref = gemm_test::fp8_reference(
-          a.q.data(), sa.data(), mn_major_scale_stride(rows_all),
+          a.q.data(), sa.data(), m_major_scale_stride(rows_all),
           b.q.q.data() + static_cast<std::size_t>(g) * n * k,
           b.scales.data() + static_cast<std::size_t>(g) * nsb * nkb, rows, n, k);
       const auto got = take_rows(d, n, rows, n);

@@ -1,14 +1,15 @@
 // Host and device agree on every GEMM kernel of the DeepSeek-V3 set: the threads a launch uses
 // are the kernel's launch bounds (.maxntid in the PTX), and the dynamic shared memory it asks
-// for covers the kernel's layout and, with ptxas's static shared memory, fits the device.
+// for covers the kernel's layout (its Smem struct's kTotal in the PTX, plus the 1 KiB alignment
+// slack) and, with ptxas's static shared memory, fits the device.
 #include <gtest/gtest.h>
 
-#include <regex>
 #include <set>
 
 #include "gemm/gemm_layout.cuh"
 #include "shapejit/jit/kernel_catalog.hpp"
 #include "support/compiled.hpp"
+#include "support/ptx_facts.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
 #include "shapejit/runtime/op_registry.hpp"
 
@@ -16,13 +17,8 @@ namespace shapejit::runtime {
 namespace {
 
 using shapejit::testing::compiled;
-
-// The launch bound the kernel was compiled with; -1 when the PTX has none.
-int max_threads(const std::string& ptx) {
-  std::smatch m;
-  static const std::regex re(R"(\.maxntid\s+(\d+),\s*1,\s*1)");
-  return std::regex_search(ptx, m, re) ? std::stoi(m[1]) : -1;
-}
+using shapejit::testing::ptx_max_threads;
+using shapejit::testing::ptx_member_value;
 
 struct GemmLaunch {
   GemmKind kind;
@@ -87,7 +83,7 @@ TEST(GemmLayout, LaunchThreadsAreTheKernelsLaunchBounds) {
   for (const auto& spec : specs) {
     SCOPED_TRACE(spec.canonical());
     const GemmLaunch l = launch_of(spec);
-    EXPECT_EQ(max_threads(compiled(spec).ptx), l.config.threads());
+    EXPECT_EQ(ptx_max_threads(compiled(spec).ptx), l.config.threads());
     EXPECT_EQ(l.config.threads(), (l.config.block_m / 64 + 1) * 128)
         << "one producer warp group and one math warp group per 64 rows";
   }
@@ -108,7 +104,11 @@ TEST(GemmLayout, LaunchSharedMemoryCoversTheLayoutAndFitsTheDevice) {
     // The output tile plus every stage's operands, barriers and the 1 KiB alignment slack.
     EXPECT_GE(c.smem_bytes, layout.d + c.num_stages * (layout.a + layout.b + layout.sa) +
                                 layout.barriers + 1024);
+    // The kernel's own layout size, as compiled (its Smem struct's kTotal, in the PTX).
     const jit::CompileResult& r = compiled(spec);
+    const long long kernel_total = ptx_member_value(r.ptx, "GemmSmem", "kTotal");
+    ASSERT_GT(kernel_total, 0);
+    EXPECT_GE(c.smem_bytes, kernel_total + 1024);
     EXPECT_LE(r.static_smem_bytes + c.smem_bytes, target.max_smem_per_block_optin);
   }
 }

@@ -49,16 +49,27 @@ TEST(GemmValidation, Fp8PreconditionsAreNamed) {
   expect_error(with([](auto& a) { a.k = 0; }), inv, "K must be positive");
   expect_error(with([](auto& a) { a.n = 7164; }), inv, "N must be a multiple of 8");
   expect_error(with([](auto& a) { a.m = -1; }), inv, "M must be non-negative");
-  expect_error(with([](auto& a) { a.a += 8; }), inv, "A pointer must be 16-byte aligned");
-  expect_error(with([](auto& a) { a.b = 0; }), inv, "B is a null pointer");
-  expect_error(with([](auto& a) { a.d += 2; }), inv, "D pointer must be 16-byte aligned");
-  expect_error(with([](auto& a) { a.a_scales += 4; }), inv, "A scales pointer must be 16-byte");
-  expect_error(with([](auto& a) { a.b_scales += 2; }), inv, "B scales pointer must be 4-byte");
+  expect_error(with([](auto& a) { a.a += 8; }), inv, "A must be 16-byte aligned");
+  expect_error(with([](auto& a) { a.b = 0; }), inv, "B is null");
+  expect_error(with([](auto& a) { a.d += 2; }), inv, "D must be 16-byte aligned");
+  expect_error(with([](auto& a) { a.a_scales += 4; }), inv, "A scales must be 16-byte");
+  expect_error(with([](auto& a) { a.b_scales += 2; }), inv, "B scales must be 4-byte");
   expect_error(with([](auto& a) { a.lda = 2056; }), inv, "leading dimension lda");
   expect_error(with([](auto& a) { a.ldb = 1024; }), inv, "smaller than the row length");
   expect_error(with([](auto& a) { a.ldd = 7172; }), inv, "leading dimension ldd");
   expect_error(with([](auto& a) { a.a_scale_stride = 102; }), inv, "a_scale_stride");
   expect_error(with([](auto& a) { a.a_scale_stride = 96; }), inv, "at least the rows");
+}
+
+TEST(GemmValidation, ShapeChecksNeedNoBuffers) {
+  GemmFp8Args a;   // a manifest's shape: no device pointers
+  a.m = 4096;
+  a.n = 7168;
+  a.k = 2048;
+  EXPECT_NO_THROW(validate_shape(a));
+  expect_error([a] { validate_buffers(a); }, Errc::invalid_argument, "A is null");
+  a.k = 2000;
+  expect_error([a] { validate_shape(a); }, Errc::invalid_argument, "K must be a multiple of 128");
 }
 
 TEST(GemmValidation, EmptyMNeedsNoPointers) {
@@ -108,7 +119,7 @@ TEST(GemmValidation, GroupedPreconditionsAreNamed) {
   expect_error([cc] { validate(cc); }, Errc::invalid_argument, "num_groups must be positive");
   cc = c;
   cc.m_indices = 2;
-  expect_error([cc] { validate(cc); }, Errc::invalid_argument, "m_indices pointer");
+  expect_error([cc] { validate(cc); }, Errc::invalid_argument, "m_indices must be 4-byte");
 
   GemmFp8GroupedMaskedArgs m;
   m.a = m.a_scales = m.b = m.b_scales = m.d = m.masked_m = 1 << 20;
@@ -120,7 +131,7 @@ TEST(GemmValidation, GroupedPreconditionsAreNamed) {
   EXPECT_NO_THROW(validate(m));
   auto mm = m;
   mm.masked_m = 0;
-  expect_error([mm] { validate(mm); }, Errc::invalid_argument, "masked_m is a null pointer");
+  expect_error([mm] { validate(mm); }, Errc::invalid_argument, "masked_m is null");
   mm = m;
   mm.a_scale_stride = 128;   // needs G·M_max = 1024 rows
   expect_error([mm] { validate(mm); }, Errc::invalid_argument, "at least the rows (1024)");
@@ -155,18 +166,18 @@ TEST(GemmValidation, TensorMapRulesAreNamed) {
 }
 
 TEST(ScaleLayout, RoundTripsAndPadsToFourRows) {
-  EXPECT_EQ(mn_major_scale_stride(1), 4);
-  EXPECT_EQ(mn_major_scale_stride(1000), 1000);
-  EXPECT_EQ(mn_major_scale_stride(1001), 1004);
+  EXPECT_EQ(m_major_scale_stride(1), 4);
+  EXPECT_EQ(m_major_scale_stride(1000), 1000);
+  EXPECT_EQ(m_major_scale_stride(1001), 1004);
   const int rows = 5, kb = 3;
   std::vector<float> rm(rows * kb);
   for (int i = 0; i < rows * kb; ++i) rm[i] = 1.5f + i;
-  const auto mn = scales_to_mn_major(rm.data(), rows, kb);
+  const auto mn = scales_to_m_major(rm.data(), rows, kb);
   ASSERT_EQ(mn.size(), 8u * kb);
   EXPECT_EQ(mn[2 * 8 + 4], rm[4 * kb + 2]);   // row 4, K block 2
   EXPECT_EQ(mn[0 * 8 + 7], 0.0f);             // padding
-  EXPECT_EQ(scales_from_mn_major(mn.data(), rows, kb), rm);
-  EXPECT_THROW(scales_to_mn_major(rm.data(), rows, kb, 6), Error);
+  EXPECT_EQ(scales_from_m_major(mn.data(), rows, kb), rm);
+  EXPECT_THROW(scales_to_m_major(rm.data(), rows, kb, 6), Error);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "shapejit/jit/compile_result.hpp"
 #include "shapejit/jit/kernel_spec.hpp"
+#include "shapejit/runtime/device.hpp"
 
 namespace shapejit::runtime {
 
@@ -21,6 +22,7 @@ struct RuntimeOptions {
   bool compile_in_process = false;    // default: a pool of worker processes
   int compile_timeout_s = 120;
   int jobs = 0;                       // worker processes; 0: number of cores
+  int num_sms = 0;                    // SMs a kernel may use (see Runtime::set_num_sms); 0: all
 };
 
 // $XDG_CACHE_HOME/shapejit/kernels.db, else ~/.cache/shapejit/kernels.db; SHAPEJIT_CACHE overrides.
@@ -59,7 +61,6 @@ struct LaunchParams {
   unsigned dynamic_smem_bytes = 0;
   CUstream stream = nullptr;
   unsigned cluster[3] = {1, 1, 1};        // thread-block cluster dims; {1,1,1}: none
-  bool programmatic_dependent_launch = false;
 };
 
 class Runtime {
@@ -83,12 +84,23 @@ class Runtime {
   RuntimeStats stats() const;
   const RuntimeOptions& options() const;
 
+  // The SMs the kernels of this runtime's calls may use, e.g. to leave SMs to communication
+  // kernels running alongside (0: all of the device's). The heuristics size persistent grids
+  // and SM partitions by it, so it is part of the specs a call picks. Starts at
+  // options().num_sms; throws Error(invalid_argument) outside [0, 1024].
+  void set_num_sms(int num_sms);
+  int num_sms() const;
+  // The device as the heuristics see it: `device` with num_sms() SMs (unchanged when 0).
+  // Throws Error(invalid_argument) when num_sms() exceeds the device's SMs.
+  DeviceInfo target(const DeviceInfo& device) const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::atomic<int> num_sms_{-1};   // -1: options().num_sms
 };
 
-// cuLaunchKernelEx with the cluster and PDL attributes; raises the dynamic shared-memory limit
+// cuLaunchKernelEx with the cluster attribute; raises the dynamic shared-memory limit
 // when needed. Throws Error(driver) naming the kernel when the launch is rejected.
 void launch(const LoadedKernel& kernel, const LaunchParams& params, void** args);
 

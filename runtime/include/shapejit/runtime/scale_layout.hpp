@@ -13,13 +13,13 @@
 namespace shapejit::runtime {
 
 // Default stride (floats) of M-major A scales for `rows` rows.
-std::int64_t mn_major_scale_stride(std::int64_t rows);
+std::int64_t m_major_scale_stride(std::int64_t rows);
 
 // Row-major [rows][k_blocks] → M-major [k_blocks][stride] (padding entries set to 0).
-std::vector<float> scales_to_mn_major(const float* row_major, std::int64_t rows, int k_blocks,
+std::vector<float> scales_to_m_major(const float* row_major, std::int64_t rows, int k_blocks,
                                       std::int64_t stride = 0);
 // M-major [k_blocks][stride] → row-major [rows][k_blocks].
-std::vector<float> scales_from_mn_major(const float* mn_major, std::int64_t rows, int k_blocks,
+std::vector<float> scales_from_m_major(const float* m_major, std::int64_t rows, int k_blocks,
                                         std::int64_t stride = 0);
 
 }  // namespace shapejit::runtime

@@ -15,6 +15,7 @@
 
 #include "shapejit/jit/kernel_spec.hpp"
 #include "shapejit/runtime/device.hpp"
+#include "shapejit/runtime/runtime.hpp"
 
 namespace shapejit::runtime {
 
@@ -59,19 +60,34 @@ struct GemmFp8GroupedMaskedArgs {
   std::int64_t a_scale_stride = 0;
 };
 
-void gemm_fp8_nt(const GemmFp8Args& args, CUstream stream = nullptr);
-void gemm_bf16_nt(const GemmBf16Args& args, CUstream stream = nullptr);
+// Kernels come from `runtime` (its cache, compile options and SM limit; see runtime.hpp).
+void gemm_fp8_nt(const GemmFp8Args& args, CUstream stream = nullptr,
+                 Runtime& runtime = Runtime::global());
+void gemm_bf16_nt(const GemmBf16Args& args, CUstream stream = nullptr,
+                  Runtime& runtime = Runtime::global());
 void gemm_fp8_grouped_contiguous(const GemmFp8GroupedContiguousArgs& args,
-                                 CUstream stream = nullptr);
-void gemm_fp8_grouped_masked(const GemmFp8GroupedMaskedArgs& args, CUstream stream = nullptr);
+                                 CUstream stream = nullptr, Runtime& runtime = Runtime::global());
+void gemm_fp8_grouped_masked(const GemmFp8GroupedMaskedArgs& args, CUstream stream = nullptr,
+                             Runtime& runtime = Runtime::global());
 
-// The precondition checks of the calls above (no driver call).
+// The precondition checks of the calls above (no driver call). validate_shape: what the kernel
+// spec depends on (dtypes, shape, leading dimensions, scale stride), all that a manifest or a
+// spec needs; validate_buffers: the device pointers (none are read when M = 0); validate: both.
+void validate_shape(const GemmFp8Args& args);
+void validate_shape(const GemmBf16Args& args);
+void validate_shape(const GemmFp8GroupedContiguousArgs& args);
+void validate_shape(const GemmFp8GroupedMaskedArgs& args);
+void validate_buffers(const GemmFp8Args& args);
+void validate_buffers(const GemmBf16Args& args);
+void validate_buffers(const GemmFp8GroupedContiguousArgs& args);
+void validate_buffers(const GemmFp8GroupedMaskedArgs& args);
 void validate(const GemmFp8Args& args);
 void validate(const GemmBf16Args& args);
 void validate(const GemmFp8GroupedContiguousArgs& args);
 void validate(const GemmFp8GroupedMaskedArgs& args);
 
-// The kernel spec a call with these arguments loads on `device` (what precompilation uses).
+// The kernel spec a call with these arguments loads on `device` (what precompilation uses; a
+// runtime's call uses runtime.target(device), its SM limit applied).
 jit::KernelSpec gemm_spec(const GemmFp8Args& args, const DeviceInfo& device);
 jit::KernelSpec gemm_spec(const GemmBf16Args& args, const DeviceInfo& device);
 jit::KernelSpec gemm_spec(const GemmFp8GroupedContiguousArgs& args, const DeviceInfo& device);

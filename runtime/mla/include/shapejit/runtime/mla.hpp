@@ -24,6 +24,7 @@
 
 #include "shapejit/jit/kernel_spec.hpp"
 #include "shapejit/runtime/device.hpp"
+#include "shapejit/runtime/runtime.hpp"
 
 namespace shapejit::runtime {
 
@@ -84,8 +85,11 @@ int mla_part_budget(std::span<const std::int32_t> seqlens, int num_parts);
 
 // Computes the schedule on the GPU from cache_seqlens (device int32 [batch]) into metadata.
 // Graph-capturable; reuse the metadata across layers while the lengths are unchanged.
+// Kernels come from `runtime` (its cache, compile options and SM limit). The SM limit sizes the
+// schedule: give mla_decode the same runtime and limit as the metadata it reads.
 void mla_decode_metadata(const MlaConfig& config, int batch, CUdeviceptr cache_seqlens,
-                         CUdeviceptr metadata, std::size_t metadata_bytes, CUstream stream);
+                         CUdeviceptr metadata, std::size_t metadata_bytes, CUstream stream,
+                         Runtime& runtime = Runtime::global());
 
 struct MlaDecodeArgs {
   int batch = 0;
@@ -115,7 +119,16 @@ void validate_block_table(const MlaConfig& config, int batch, int max_blocks_per
 
 // Launches the split kernel and the combine kernel (which merges split requests and writes
 // zero-length ones) on stream.
-void mla_decode(const MlaConfig& config, const MlaDecodeArgs& args, CUstream stream);
+void mla_decode(const MlaConfig& config, const MlaDecodeArgs& args, CUstream stream,
+                Runtime& runtime = Runtime::global());
+
+// Threads per CTA and dynamic shared memory the split kernel of `config` is launched with
+// (templates/mla/decode_split_layout.cuh).
+struct MlaSplitLaunch {
+  int threads = 0;
+  int dynamic_smem_bytes = 0;
+};
+MlaSplitLaunch mla_split_launch(const MlaConfig& config);
 
 // Exactly the specs mla_decode_metadata + mla_decode load for config on target.
 std::vector<jit::KernelSpec> mla_kernel_specs(const MlaConfig& config, const DeviceInfo& target);

@@ -6,7 +6,8 @@
 //
 // Every function validates all of its inputs (shape, config, pointer alignment) before it
 // touches the driver and throws Error(invalid_argument) naming the problem; only then does it
-// load (compile on a miss) and launch its kernels on `stream`. No call synchronizes the host.
+// load (compile on a miss) and launch its kernels on `stream`, from `runtime` (its cache,
+// compile options and SM limit; default the global one). No call synchronizes the host.
 #include <cuda.h>
 
 #include <cstddef>
@@ -17,6 +18,7 @@
 #include "shapejit/jit/kernel_spec.hpp"
 #include "shapejit/runtime/device.hpp"
 #include "shapejit/runtime/device_buffer.hpp"
+#include "shapejit/runtime/runtime.hpp"
 
 namespace shapejit::runtime {
 
@@ -47,7 +49,7 @@ int moe_route_blocks(const MoeConfig& config, int num_tokens);
 // Rows of the expert-major buffers for num_tokens tokens: contiguous, the worst case
 // round_up(T·k + E·(align_m − 1), align_m); masked, E · max_tokens_per_expert.
 std::int64_t moe_num_rows(const MoeConfig& config, int num_tokens);
-// Row stride of the MN-major FP8 scale arrays: num_rows rounded up to 4 (16-byte TMA rows).
+// Row stride of the M-major FP8 scale arrays: num_rows rounded up to 4 (16-byte TMA rows).
 std::int64_t moe_scale_stride(const MoeConfig& config, int num_tokens);
 
 // Routing metadata in device memory (int32 everywhere).
@@ -60,7 +62,7 @@ struct MoeRouting {
   CUdeviceptr block_counts = 0;       // [moe_route_blocks, E] workspace of the routing kernels
 };
 
-// Expert-major FP8 rows with 1×128 FP32 scales, MN-major:
+// Expert-major FP8 rows with 1×128 FP32 scales, M-major:
 //   data   [num_rows, cols] E4M3, row-major;  scales[(col / 128) · scale_stride + row].
 struct MoeFp8Rows {
   CUdeviceptr data = 0;
@@ -78,25 +80,28 @@ struct MoeWeights {
 
 // 1. Routing layout from topk_idx [T, k] int32 (global expert ids; −1 = dropped).
 void moe_route(const MoeConfig& config, int num_tokens, CUdeviceptr topk_idx,
-               const MoeRouting& routing, CUstream stream = nullptr);
+               const MoeRouting& routing, CUstream stream = nullptr,
+               Runtime& runtime = Runtime::global());
 // 2. Dispatch: x [T, H] BF16 → xq rows (FP8, H columns) following routing.token_slot.
 void moe_dispatch(const MoeConfig& config, int num_tokens, CUdeviceptr x,
-                  const MoeRouting& routing, const MoeFp8Rows& xq, CUstream stream = nullptr);
+                  const MoeRouting& routing, const MoeFp8Rows& xq, CUstream stream = nullptr,
+                  Runtime& runtime = Runtime::global());
 // 3. Gate/up grouped GEMM: h [num_rows, 2I] BF16 = xq · w13[e]ᵀ per expert.
 void moe_gate_up(const MoeConfig& config, int num_tokens, const MoeFp8Rows& xq,
                  const MoeWeights& weights, const MoeRouting& routing, CUdeviceptr h,
-                 CUstream stream = nullptr);
+                 CUstream stream = nullptr, Runtime& runtime = Runtime::global());
 // 4. SwiGLU + quantize: h → aq rows (FP8, I columns); rows with row_to_token −1 are skipped.
 void moe_swiglu(const MoeConfig& config, int num_tokens, CUdeviceptr h, const MoeRouting& routing,
-                const MoeFp8Rows& aq, CUstream stream = nullptr);
+                const MoeFp8Rows& aq, CUstream stream = nullptr,
+                Runtime& runtime = Runtime::global());
 // 5. Down grouped GEMM: y [num_rows, H] BF16 = aq · w2[e]ᵀ per expert.
 void moe_down(const MoeConfig& config, int num_tokens, const MoeFp8Rows& aq,
               const MoeWeights& weights, const MoeRouting& routing, CUdeviceptr y,
-              CUstream stream = nullptr);
+              CUstream stream = nullptr, Runtime& runtime = Runtime::global());
 // 6. Combine: out [T, H] BF16, out[t] = Σ_j weights[t, j] · y[token_slot[t, j]] (FP32, j order).
 void moe_combine(const MoeConfig& config, int num_tokens, CUdeviceptr y,
                  const MoeRouting& routing, CUdeviceptr topk_weights, CUdeviceptr out,
-                 CUstream stream = nullptr);
+                 CUstream stream = nullptr, Runtime& runtime = Runtime::global());
 
 // Device buffers for every intermediate of a layer, sized for up to max_tokens tokens.
 class MoeWorkspace {
@@ -123,7 +128,8 @@ class MoeWorkspace {
 // FP32 → out [T, H] BF16.
 void moe_layer(const MoeConfig& config, int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx,
                CUdeviceptr topk_weights, const MoeWeights& weights, CUdeviceptr out,
-               MoeWorkspace& workspace, CUstream stream = nullptr);
+               MoeWorkspace& workspace, CUstream stream = nullptr,
+               Runtime& runtime = Runtime::global());
 
 // The MoE-family kernel specs a call of this config loads (routing, dispatch, SwiGLU, combine),
 // in launch order. The grouped GEMMs' specs come from the GEMM family.

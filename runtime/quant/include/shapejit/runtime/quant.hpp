@@ -29,7 +29,11 @@ struct QuantFp8Args {
   ScaleLayout layout = ScaleLayout::row_major;
 };
 
-// Checks every precondition (throws Error(invalid_argument) naming it) before any driver call.
+// Checks every precondition (throws Error(invalid_argument) naming it) before any driver call:
+// validate_shape what the kernel spec depends on (M, K, group size), validate_buffers the device
+// pointers (none are read when M = 0), validate both.
+void validate_shape(const QuantFp8Args& args);
+void validate_buffers(const QuantFp8Args& args);
 void validate(const QuantFp8Args& args);
 jit::KernelSpec quant_fp8_spec(int k, int group_size, const std::string& arch);
 
