@@ -12,5 +12,5 @@ cd "$WORK"
 SHAPEJIT_CACHE="$WORK/kernels.db" \
 SHAPEJIT_COMPILE_WORKER="$WORK/prefix/libexec/shapejit/shapejit-compile-worker" \
   "$WORK/consumer/consumer"
-"$WORK/prefix/bin/shapejit" cache ls --cache "$WORK/kernels.db" | grep -q "quant/per_token_group_quant<7168,128,256>@sm_90a"
+"$WORK/prefix/bin/shapejit" cache ls --cache "$WORK/kernels.db" | grep -q "quant/per_token_group_quant<K=7168,GROUP_SIZE=128,THREADS=256>@sm_90a"
 echo "installed library works"
