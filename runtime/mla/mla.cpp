@@ -263,7 +263,10 @@ void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream, Run
   lp.grid[1] = static_cast<unsigned>(parts);
   const MlaSplitLaunch shape = mla_split_launch(c);
   lp.block[0] = static_cast<unsigned>(shape.threads);
-  lp.dynamic_smem_bytes = static_cast<unsigned>(shape.dynamic_smem_bytes);
+  // The layout's bytes are the floor; the launch keeps asking for the whole opt-in, the
+  // configuration the split kernels passed their GPU tests with.
+  lp.dynamic_smem_bytes =
+      static_cast<unsigned>(std::max(shape.dynamic_smem_bytes, dev.max_smem_per_block_optin));
   lp.stream = stream;
   launch(split, lp, c.load_path == MlaLoadPath::tma ? tma_args : args);
 
