@@ -25,6 +25,7 @@
 #include "common/warp.cuh"
 #include "mla/decode_params.cuh"
 #include "mla/decode_schedule.cuh"
+#include "mla/decode_split_layout.cuh"
 #include "mla/mla_ptx.cuh"
 
 namespace shapejit::kernels {
@@ -56,6 +57,10 @@ struct MlaSplitConfig {
                 "page size must be 16, 32, 64 or 128");
   static_assert(H_Q >= 1 && H_Q <= 128 && S_Q >= 1 && S_Q <= 16, "h_q in [1,128], s_q in [1,16]");
   static_assert(kSmemBytes <= 232448, "shared memory over the sm_90 limit");
+  // The host launches with the layout header's numbers.
+  static_assert(kThreads == mla_plan::kSplitThreads, "threads differ from decode_split_layout.cuh");
+  static_assert(kSmemBytes == mla_plan::split_smem_bytes(false, KV_FP8),
+                "shared memory differs from decode_split_layout.cuh");
 };
 
 namespace mla_detail {

@@ -8,6 +8,7 @@
 #include "common/types.cuh"
 #include "mla/decode_params.cuh"
 #include "mla/decode_schedule.cuh"
+#include "mla/decode_split_layout.cuh"
 
 namespace shapejit::kernels {
 
@@ -53,6 +54,10 @@ struct MlaSplitTmaConfig {
                 "128-byte-swizzled tiles need 1024-byte alignment");
   static_assert(kRawStageBytes % 16 == 0 && kOffRaw % 16 == 0, "bulk copies need 16-byte alignment");
   static_assert(kSmemBytes <= 232448, "shared memory over the sm_90 limit");
+  // The host launches with the layout header's numbers.
+  static_assert(kThreads == mla_plan::kSplitThreads, "threads differ from decode_split_layout.cuh");
+  static_assert(kSmemBytes == mla_plan::split_smem_bytes(true, KV_FP8),
+                "shared memory differs from decode_split_layout.cuh");
 };
 
 // Shared-memory addresses of one CTA's layout.
