@@ -121,17 +121,6 @@ std::vector<TuningRecord> KernelStore::tuning_records(const std::string& family,
   return out;
 }
 
-void KernelStore::put_tuning_record(const std::string& key, const std::string& family, const std::string& shape_json,
-                                    const std::string& config_json, double time_us, const std::string& device) {
-  put_tuning({key, family, shape_json, config_json, time_us, 0, device});
-}
-
-std::optional<std::string> KernelStore::tuning_record(const std::string& key) {
-  auto r = get_tuning(key);
-  if (!r) return std::nullopt;
-  return std::move(r->config_json);
-}
-
 void KernelStore::put_profile(const std::string& name, const std::string& json) {
   StoreState& m = *impl_;
   std::lock_guard lock(m.mutex);

@@ -34,10 +34,11 @@ TEST(KernelStoreTuning, RecordsPerConfigComeBackFastestFirst) {
   EXPECT_NE(key, tuning_key("gemm", shape, "{\"block_n\":160}", "h100"));
   ASSERT_TRUE(store.get_tuning(key));
   EXPECT_DOUBLE_EQ(store.get_tuning(key)->time_us, 60.0);
-  // The key-addressed form.
-  store.put_tuning_record("custom", "moe", "{}", "{\"chunks\":4}", 3.0, "h100");
-  EXPECT_EQ(store.tuning_record("custom"), "{\"chunks\":4}");
-  EXPECT_FALSE(store.tuning_record("absent"));
+  // A caller's own key.
+  store.put_tuning({"custom", "moe", "{}", "{\"chunks\":4}", 3.0, 0, "h100"});
+  ASSERT_TRUE(store.get_tuning("custom"));
+  EXPECT_EQ(store.get_tuning("custom")->config_json, "{\"chunks\":4}");
+  EXPECT_FALSE(store.get_tuning("absent"));
   EXPECT_EQ(store.stats().tuning_records, 6);
 }
 

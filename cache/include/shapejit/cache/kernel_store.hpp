@@ -140,15 +140,13 @@ class KernelStore {
   // SQLite or not ours are refused.
   ImportResult import_from(const std::filesystem::path& file);
 
-  // Tuning records.
+  // Tuning records: one API, addressed by the record's key (computed by tuning_key when the
+  // record's key is empty, or the caller's own).
   void put_tuning(TuningRecord record);
   std::optional<TuningRecord> get_tuning(const std::string& key);
   // Filters are ignored when empty; fastest first.
   std::vector<TuningRecord> tuning_records(const std::string& spec_family = "", const std::string& shape_json = "",
                                            const std::string& device = "");
-  void put_tuning_record(const std::string& key, const std::string& family, const std::string& shape_json,
-                         const std::string& config_json, double time_us, const std::string& device);
-  std::optional<std::string> tuning_record(const std::string& key);   // config JSON
 
   // Cost profiles (JSON text), by name.
   void put_profile(const std::string& name, const std::string& json);
