@@ -1,7 +1,5 @@
 #include "kernel_ledger.hpp"
 
-#include <xxhash.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include <utility>
 
 #include "shapejit/error.hpp"
+#include "shapejit/jit/compile_key.hpp"
 
 namespace shapejit::cli {
 namespace {
@@ -60,11 +59,7 @@ std::string key_of(const std::string& spec, const std::string& hash) { return sp
 }  // namespace
 
 std::string cubin_hash(std::span<const std::uint8_t> cubin) {
-  const XXH128_hash_t h = XXH3_128bits(cubin.data(), cubin.size());
-  char hex[33];
-  std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
-                static_cast<unsigned long long>(h.low64));
-  return hex;
+  return jit::xxh3_128_hex(cubin.data(), cubin.size());
 }
 
 std::vector<LedgerRow> read_ledger(const std::filesystem::path& path) {

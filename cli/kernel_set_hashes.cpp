@@ -4,10 +4,10 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
-#include <thread>
 
 #include "shapejit/jit/compiler.hpp"
 #include "shapejit/runtime/op_registry.hpp"
+#include "worker_threads.hpp"
 
 namespace shapejit::cli {
 
@@ -29,11 +29,7 @@ std::vector<HashedKernel> deepseek_v3_kernel_hashes(const runtime::DeviceInfo& t
       }
     }
   };
-  std::vector<std::thread> pool;
-  const int n = std::clamp(threads, 1, static_cast<int>(std::max<std::size_t>(specs.size(), 1)));
-  for (int t = 1; t < n; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  run_work_loop(std::clamp(threads, 1, static_cast<int>(std::max<std::size_t>(specs.size(), 1))), work);
   if (error) std::rethrow_exception(error);
   return out;
 }

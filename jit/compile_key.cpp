@@ -30,7 +30,11 @@ std::string compile_key(const KeyParts& parts) {
   field(parts.options);
   field(parts.headers_hash);
   field(parts.compiler_identity);
-  const XXH128_hash_t h = XXH3_128bits(blob.data(), blob.size());
+  return xxh3_128_hex(blob.data(), blob.size());
+}
+
+std::string xxh3_128_hex(const void* data, std::size_t size) {
+  const XXH128_hash_t h = XXH3_128bits(data, size);
   char hex[33];
   std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
                 static_cast<unsigned long long>(h.low64));

@@ -197,20 +197,24 @@ KernelSpec KernelDefinition::spec(const std::vector<long long>& values, std::str
   return s;
 }
 
-KernelSpec KernelDefinition::spec(const NamedValues& named, std::string arch) const {
+std::vector<long long> KernelDefinition::in_order(const NamedValues& named,
+                                                  const std::string& where) const {
   std::vector<std::optional<long long>> slots(params.size());
   for (const auto& [name, value] : named) {
     auto& slot = slots[index(name)];
-    if (slot) fail(Errc::invalid_argument, label() + ": " + std::string(name) + " given twice");
+    if (slot) fail(Errc::invalid_argument, where + ": " + std::string(name) + " given twice");
     slot = value;
   }
   std::vector<long long> values;
   for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!slots[i])
-      fail(Errc::invalid_argument, label() + ": no value for " + std::string(params[i].name));
+    if (!slots[i]) fail(Errc::invalid_argument, where + ": no value for " + std::string(params[i].name));
     values.push_back(*slots[i]);
   }
-  return spec(values, std::move(arch));
+  return values;
+}
+
+KernelSpec KernelDefinition::spec(const NamedValues& named, std::string arch) const {
+  return spec(in_order(named, label()), std::move(arch));
 }
 
 ParamValues KernelDefinition::values(const KernelSpec& s) const {
@@ -220,32 +224,22 @@ ParamValues KernelDefinition::values(const KernelSpec& s) const {
     fail(Errc::invalid_argument, "kernel " + label() + " takes " +
                                      std::to_string(params.size()) + " template arguments, spec gives " +
                                      std::to_string(s.args.size()) + " (" + s.canonical() + ")");
-  std::vector<std::optional<long long>> slots(params.size());
+  // Each argument parsed by its parameter's kind; named ones are then put in template order.
+  NamedValues given;
   for (std::size_t i = 0; i < s.args.size(); ++i) {
     std::string_view arg = s.args[i];
-    std::size_t slot = i;
     const size_t eq = arg.find('=');
     if ((eq != std::string_view::npos) != named)
       fail(Errc::invalid_argument, where + ": name every argument (NAME=value) or none");
-    if (named) {
-      slot = index(arg.substr(0, eq));
-      if (slots[slot])
-        fail(Errc::invalid_argument,
-             where + ": " + std::string(params[slot].name) + " given twice");
-      arg = arg.substr(eq + 1);
-    }
-    const KernelParam& p = params[slot];
+    const KernelParam& p = params[named ? index(arg.substr(0, eq)) : i];
+    if (named) arg = arg.substr(eq + 1);
     const auto v = p.parse(arg);
     if (!v)
       fail(Errc::invalid_argument, where + ": " + std::string(p.name) + " = '" + std::string(arg) +
                                        "' must be " + p.rule());
-    slots[slot] = *v;
+    given.emplace_back(p.name, *v);
   }
-  std::vector<long long> values;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    if (!slots[i]) fail(Errc::invalid_argument, where + ": no value for " + std::string(params[i].name));
-    values.push_back(*slots[i]);
-  }
+  const std::vector<long long> values = in_order(given, where);
   const std::string why = violation(values);
   if (!why.empty()) fail(Errc::invalid_argument, why + " (" + s.canonical() + ")");
   return ParamValues(*this, std::move(values));

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <string>
 
 #include "shapejit/jit/kernel_spec.hpp"
@@ -23,5 +24,9 @@ struct KeyParts {
 };
 KeyParts key_parts(const KernelSpec& spec);
 std::string compile_key(const KeyParts& parts);
+
+// XXH3-128 of the bytes as 32 lowercase hex digits, high half first (the form of keys and of
+// the proven-kernel ledger's cubin hashes).
+std::string xxh3_128_hex(const void* data, std::size_t size);
 
 }  // namespace shapejit::jit

@@ -108,6 +108,8 @@ class KernelDefinition {
 
  private:
   std::string label() const;
+  // Values named by parameter, in template order; every parameter exactly once.
+  std::vector<long long> in_order(const NamedValues& named, const std::string& where) const;
 };
 
 }  // namespace shapejit::jit
