@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <limits>
 #include <set>
@@ -59,16 +58,6 @@ Target choose_target(const PrecompileArgs& a) {
   }
   if (!a.arch.empty()) t.device.arch = a.arch, t.arch_from = "--arch";
   if (a.num_sms > 0) t.device.num_sms = a.num_sms, t.num_sms_from = "--num-sms";
-  if (a.manifest.empty()) return t;
-  // Only to report what won; load_manifest applies the same fields and reports any error.
-  std::ifstream in(a.manifest);
-  const nlohmann::json m = nlohmann::json::parse(in, nullptr, false);
-  if (!m.is_object() || !m.contains("target") || !m["target"].is_object()) return t;
-  const nlohmann::json& target = m["target"];
-  if (target.contains("arch") && target["arch"].is_string())
-    t.device.arch = target["arch"].get<std::string>(), t.arch_from = "manifest";
-  if (target.contains("num_sms") && target["num_sms"].is_number_integer())
-    t.device.num_sms = target["num_sms"].get<int>(), t.num_sms_from = "manifest";
   return t;
 }
 
@@ -110,10 +99,14 @@ StoreCheck check_stored(const std::filesystem::path& path, const std::vector<std
 void run_precompile(const PrecompileArgs& a) {
   // A mistyped --arch is bad input (exit 2), not 84 failed compiles.
   if (!a.arch.empty()) jit::check_arch(a.arch);
-  const Target target = choose_target(a);
+  Target target = choose_target(a);
   std::vector<jit::KernelSpec> specs;
   if (!a.manifest.empty()) {
-    specs = runtime::load_manifest(a.manifest, target.device).specs;
+    runtime::Manifest m = runtime::load_manifest(a.manifest, target.device);
+    specs = std::move(m.specs);
+    target.device = m.target;
+    if (m.sets_arch) target.arch_from = "manifest";
+    if (m.sets_num_sms) target.num_sms_from = "manifest";
   } else {
     specs = runtime::deepseek_v3_specs(target.device);
   }

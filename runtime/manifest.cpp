@@ -22,6 +22,7 @@ Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::s
     fail(Errc::invalid_argument, origin + ": not valid JSON: " + e.what());
   }
   const nlohmann::json* entries = &doc;
+  Manifest m;
   if (doc.is_object()) {
     for (const auto& [name, value] : doc.items())
       if (name != "target" && name != "kernels")
@@ -32,8 +33,10 @@ Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::s
         if (t.has("arch")) {
           target.arch = t.text("arch");
           jit::check_arch(target.arch);
+          m.sets_arch = true;
         }
         target.num_sms = t.integer("num_sms", 1, kMaxSms, target.num_sms);
+        m.sets_num_sms = t.has("num_sms");
       } catch (const Error& e) {
         fail(Errc::invalid_argument, origin + ": " + e.what());
       }
@@ -43,7 +46,7 @@ Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::s
   }
   if (!entries->is_array()) fail(Errc::invalid_argument, origin + ": \"kernels\" must be an array");
 
-  Manifest m;
+  m.target = target;
   std::set<std::string> seen;
   size_t index = 0;
   for (const auto& entry : *entries) {

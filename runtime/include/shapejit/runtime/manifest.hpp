@@ -19,6 +19,9 @@ namespace shapejit::runtime {
 
 struct Manifest {
   std::vector<jit::KernelSpec> specs;   // deduplicated, in file order
+  DeviceInfo target;                    // what the specs are for: the caller's, with the
+                                        // manifest's "target" fields applied
+  bool sets_arch = false, sets_num_sms = false;   // the manifest's "target" named them
 };
 
 // target: the device kernels are specialized for; a manifest's "target" overrides its fields.
