@@ -1,26 +1,21 @@
 // shapejit precompile: compile a model's kernel set (or a manifest's) into the cache database.
-#include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <iostream>
 #include <limits>
-#include <set>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "cache_open.hpp"
 #include "commands.hpp"
 #include "progress_bar.hpp"
-#include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/jit/kernel_spec.hpp"
 #include "shapejit/runtime/driver_api.hpp"
 #include "shapejit/runtime/manifest.hpp"
 #include "shapejit/runtime/op_registry.hpp"
+#include "shapejit/runtime/precompile.hpp"
 #include "shapejit/runtime/runtime.hpp"
-#include "worker_threads.hpp"
 
 namespace shapejit::cli {
 namespace {
@@ -69,33 +64,6 @@ std::string provenance(const std::string& value, const std::string& from, const 
   return s + ")";
 }
 
-// Which kernels did not reach the database file (compiled, yet kept in memory only), and
-// whether the file is damaged (then `cache verify --repair` is the way out).
-struct StoreCheck {
-  std::vector<std::string> missing;
-  bool damaged = false;
-};
-
-StoreCheck check_stored(const std::filesystem::path& path, const std::vector<std::string>& keys) {
-  cache::StoreOptions options;
-  options.create = false;
-  options.on_bypass = [](const std::string&) {};   // the runtime's store has said why already
-  cache::KernelStore store(path, options);
-  std::set<std::string> present;
-  if (store.persistent()) {
-    try {
-      for (const auto& r : store.list()) present.insert(r.key);
-    } catch (const Error&) {
-      // Unreadable now: nothing counts as stored.
-    }
-  }
-  StoreCheck check;
-  for (const auto& k : keys)
-    if (!present.count(k)) check.missing.push_back(k);
-  check.damaged = store.damaged();
-  return check;
-}
-
 void run_precompile(const PrecompileArgs& a) {
   // A mistyped --arch is bad input (exit 2), not 84 failed compiles.
   if (!a.arch.empty()) jit::check_arch(a.arch);
@@ -108,84 +76,46 @@ void run_precompile(const PrecompileArgs& a) {
     if (m.sets_arch) target.arch_from = "manifest";
     if (m.sets_num_sms) target.num_sms_from = "manifest";
   } else {
-    specs = runtime::deepseek_v3_specs(target.device);
+    specs = runtime::model_kernel_set(a.model, target.device);
   }
 
-  runtime::RuntimeOptions options;
-  options.cache_path = a.cache.empty() ? runtime::default_cache_path() : std::filesystem::path(a.cache);
-  // More threads or workers than kernels would only idle.
-  const int wanted = a.jobs > 0 ? a.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  options.jobs = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(wanted), std::max<std::size_t>(specs.size(), 1)));
-  options.compile_in_process = a.in_process;
-  options.compile_timeout_s = a.timeout_s;
-  runtime::Runtime rt(options);
-
-  const auto start = std::chrono::steady_clock::now();
+  runtime::PrecompileOptions options;
+  options.runtime.cache_path = a.cache.empty() ? runtime::default_cache_path() : std::filesystem::path(a.cache);
+  options.runtime.jobs = a.jobs;
+  options.runtime.compile_in_process = a.in_process;
+  options.runtime.compile_timeout_s = a.timeout_s;
   ProgressBar bar(static_cast<long long>(specs.size()), !a.json && stderr_is_terminal());
-  std::atomic<size_t> next{0};
-  std::atomic<long long> done{0}, hits{0}, compiled{0}, failed{0};
-  std::mutex mutex;
-  std::vector<double> compile_ms;
-  std::vector<std::string> failures, keys;
-
-  auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < specs.size();) {
-      const std::string name = jit::describe_spec(specs[i]);
-      try {
-        const runtime::CubinLookup r = rt.fetch(specs[i]);
-        std::lock_guard lock(mutex);
-        keys.push_back(r.key);
-        if (r.source == runtime::CubinSource::compiled) {
-          ++compiled;
-          compile_ms.push_back(r.result->compile_ms);
-        } else {
-          ++hits;
-        }
-      } catch (const std::exception& e) {
-        ++failed;
-        std::string first_line = e.what();
-        first_line = first_line.substr(0, first_line.find('\n'));
-        std::lock_guard lock(mutex);
-        failures.push_back(name + ": " + first_line);
-      }
-      bar.update(++done, name);
-    }
+  options.on_progress = [&bar](std::size_t done, std::size_t, const jit::KernelSpec& spec) {
+    bar.update(static_cast<long long>(done), jit::describe_spec(spec));
   };
-  run_work_loop(options.jobs, work);
+  const runtime::PrecompileResult r = runtime::precompile(specs, options);
   bar.finish();
 
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::sort(compile_ms.begin(), compile_ms.end());
-  const double median = compile_ms.empty() ? 0.0 : compile_ms[compile_ms.size() / 2];
-  for (const auto& f : failures) std::cerr << "failed: " << f << "\n";
-  const runtime::RuntimeStats stats = rt.stats();
-  const StoreCheck stored = check_stored(options.cache_path, keys);
-  const std::vector<std::string>& missing = stored.missing;
+  for (const auto& f : r.failures) std::cerr << "failed: " << f.spec << ": " << f.message << "\n";
   const std::string arch = provenance(target.device.arch, target.arch_from, "--arch", a.arch);
   const std::string sms = provenance(std::to_string(target.device.num_sms), target.num_sms_from, "--num-sms",
                                      a.num_sms > 0 ? std::to_string(a.num_sms) : "");
   if (a.json) {
-    nlohmann::json out = {{"compiled", compiled.load()},   {"hits", hits.load()},
-                          {"failed", failed.load()},       {"total", specs.size()},
-                          {"not_stored", missing.size()},  {"seconds", seconds},
-                          {"median_compile_ms", median},   {"arch", target.device.arch},
+    nlohmann::json out = {{"compiled", r.compiled},        {"hits", r.cache_hits},
+                          {"failed", r.failures.size()},   {"total", r.total},
+                          {"not_stored", r.not_stored.size()}, {"seconds", r.seconds},
+                          {"median_compile_ms", r.median_compile_ms}, {"arch", target.device.arch},
                           {"num_sms", target.device.num_sms},
                           {"target_from", {{"arch", target.arch_from}, {"num_sms", target.num_sms_from}}},
-                          {"cache", stats.cache_status},
-                          {"cache_corrupt", stats.cache_corrupt},
-                          {"cache_bypasses", stats.cache_bypasses}};
+                          {"cache", r.stats.cache_status},
+                          {"cache_corrupt", r.stats.cache_corrupt},
+                          {"cache_bypasses", r.stats.cache_bypasses}};
     std::cout << out.dump() << std::endl;
   } else {
-    std::cout << "precompiled " << specs.size() << " kernels for " << arch << ", " << sms << " SMs in " << seconds
-              << " s: " << compiled << " compiled, " << hits << " cache hits, " << failed
-              << " failed; median compile " << median << " ms\ncache: " << stats.cache_status << "\n";
+    std::cout << "precompiled " << r.total << " kernels for " << arch << ", " << sms << " SMs in " << r.seconds
+              << " s: " << r.compiled << " compiled, " << r.cache_hits << " cache hits, " << r.failures.size()
+              << " failed; median compile " << r.median_compile_ms << " ms\ncache: " << r.stats.cache_status << "\n";
   }
-  if (failed) throw ExitCode{kExitFailure};
-  if (!missing.empty()) {
-    std::cerr << "shapejit: " << missing.size() << " of " << specs.size() << " kernels are not in the cache database "
-              << options.cache_path.string() << " (" << stats.cache_status << "); "
-              << (stored.damaged ? recovery_hint(options.cache_path) : "see `shapejit cache stats`") << "\n";
+  if (!r.failures.empty()) throw ExitCode{kExitFailure};
+  if (!r.not_stored.empty()) {
+    std::cerr << "shapejit: " << r.not_stored.size() << " of " << r.total << " kernels are not in the cache database "
+              << r.cache_path.string() << " (" << r.stats.cache_status << "); "
+              << (r.cache_damaged ? recovery_hint(r.cache_path) : "see `shapejit cache stats`") << "\n";
     throw ExitCode{kExitNotStored};
   }
 }
@@ -195,7 +125,7 @@ void run_precompile(const PrecompileArgs& a) {
 void add_precompile_command(CLI::App& app) {
   auto a = std::make_shared<PrecompileArgs>();
   auto* cmd = app.add_subcommand("precompile", "Compile a model's kernel set or a manifest into the cache");
-  auto* model = cmd->add_option("--model", a->model, "built-in kernel set")->check(CLI::IsMember({"deepseek-v3"}));
+  auto* model = cmd->add_option("--model", a->model, "built-in kernel set")->check(CLI::IsMember(runtime::builtin_models()));
   auto* manifest = cmd->add_option("--manifest", a->manifest, "JSON manifest of op shapes or specs (see README)");
   model->excludes(manifest);
   cmd->add_option("--arch", a->arch, "target arch (default: this GPU, else sm_90a)");

@@ -4,7 +4,9 @@ if(NOT DEFINED CUDAToolkit_ROOT AND EXISTS /usr/local/cuda)
 endif()
 find_package(CUDAToolkit REQUIRED)        # headers, NVRTC, cuBLASLt; libcuda is dlopen'ed
 find_package(nlohmann_json 3.10 REQUIRED)
-find_package(CLI11 REQUIRED)
+if(SHAPEJIT_BUILD_CLI OR SHAPEJIT_BUILD_TESTS)
+  find_package(CLI11 REQUIRED)            # the CLI only
+endif()
 find_package(Threads REQUIRED)
 
 find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)

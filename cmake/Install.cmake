@@ -1,23 +1,63 @@
-# Installed layout: bin/shapejit and bin/shapejit-compile-worker (beside the CLI),
-# libexec/shapejit/shapejit-compile-worker (for applications linking the library), lib/libshapejit_*.a, include/shapejit/..., lib/cmake/shapejit.
+# The installed package (relocatable: nothing in it depends on the prefix it was installed to):
+#   lib/libshapejit.so                          every layer in one shared library
+#   libexec/shapejit/shapejit-compile-worker    found by the library relative to itself
+#   bin/shapejit, bin/shapejit-compile-worker   the CLI and its worker
+#   include/shapejit/...                        the public headers (shapejit/shapejit.hpp: all)
+#   lib/cmake/shapejit                          find_package(shapejit): shapejit::shapejit,
+#                                               shapejit::compile_worker
 include(CMakePackageConfigHelpers)
 
-install(TARGETS shapejit_cli shapejit_compile_worker RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS shapejit_compile_worker RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/shapejit)
-install(TARGETS shapejit shapejit_runtime shapejit_comm shapejit_planner shapejit_jit shapejit_error
-                shapejit_cache shapejit_templates shapejit_xxhash shapejit_sqlite
-        EXPORT shapejitTargets
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-set(include_roots jit/error jit cache runtime planner comm)
+# The shared library is made of the layers' objects (compiled once, position-independent) and
+# links their dependencies (NVRTC, SQLite, threads, libdl); the layers' archives add nothing.
+set(shapejit_layers shapejit_runtime shapejit_jit shapejit_cache shapejit_templates shapejit_planner shapejit_comm)
+set(shapejit_layer_objects "")
+foreach(layer IN LISTS shapejit_layers)
+  get_target_property(layer_type ${layer} TYPE)
+  if(NOT layer_type STREQUAL "INTERFACE_LIBRARY")
+    list(APPEND shapejit_layer_objects $<TARGET_OBJECTS:${layer}>)
+  endif()
+endforeach()
+add_library(shapejit_shared SHARED ${shapejit_layer_objects})
+set_target_properties(shapejit_shared PROPERTIES OUTPUT_NAME shapejit EXPORT_NAME shapejit
+                      VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR}.${PROJECT_VERSION_MINOR}
+                      INSTALL_RPATH_USE_LINK_PATH ON)
+target_link_libraries(shapejit_shared PRIVATE ${shapejit_layers})
+# What its users need: the headers, C++20, and cuda.h (the public headers use the Driver API types).
+target_include_directories(shapejit_shared INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+target_compile_features(shapejit_shared INTERFACE cxx_std_20)
+target_link_libraries(shapejit_shared INTERFACE CUDA::toolkit)
+add_dependencies(shapejit_shared shapejit_compile_worker)
+set_target_properties(shapejit_compile_worker PROPERTIES EXPORT_NAME compile_worker INSTALL_RPATH_USE_LINK_PATH ON)
+
+install(TARGETS shapejit_shared EXPORT shapejitTargets LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(TARGETS shapejit_compile_worker EXPORT shapejitTargets RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/shapejit)
+install(TARGETS shapejit_compile_worker RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TARGET shapejit_cli)
+  install(TARGETS shapejit_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
+
+# Public headers: every header under the layers' include/ folders except the internals below.
+set(shapejit_internal_headers
+  jit/worker_pool.hpp jit/embedded_templates.hpp jit/compiler.hpp
+  runtime/driver_api.hpp runtime/tensor_map.hpp runtime/checks.hpp runtime/op_registry.hpp
+  runtime/op_shape.hpp runtime/work_loop.hpp
+  planner/cost_profile_writer.hpp)
+set(header_excludes "")
+foreach(header IN LISTS shapejit_internal_headers)
+  string(REPLACE "." "\\." header_regex "/shapejit/${header}$")
+  list(APPEND header_excludes REGEX ${header_regex} EXCLUDE)
+endforeach()
+set(include_roots . jit/error jit cache runtime planner comm)
 foreach(family IN LISTS SHAPEJIT_FAMILIES)
   list(APPEND include_roots runtime/${family})
 endforeach()
 foreach(root IN LISTS include_roots)
   if(EXISTS ${PROJECT_SOURCE_DIR}/${root}/include/shapejit)
-    install(DIRECTORY ${PROJECT_SOURCE_DIR}/${root}/include/shapejit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+    install(DIRECTORY ${PROJECT_SOURCE_DIR}/${root}/include/shapejit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+            ${header_excludes})
   endif()
 endforeach()
+
 install(EXPORT shapejitTargets NAMESPACE shapejit:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/shapejit)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/shapejitConfig.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/shapejitConfig.cmake INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/shapejit)

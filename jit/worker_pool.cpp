@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -24,34 +25,62 @@ namespace shapejit::jit {
 namespace fs = std::filesystem;
 namespace proto = worker_protocol;
 
-fs::path find_compile_worker() {
-  if (const char* env = std::getenv("SHAPEJIT_COMPILE_WORKER"); env && *env) {
-    if (::access(env, X_OK) == 0) return env;
-    fail(Errc::unsupported, std::string("SHAPEJIT_COMPILE_WORKER=") + env + " is not an executable");
-  }
+namespace {
+
+bool executable(const fs::path& p) { return ::access(p.c_str(), X_OK) == 0; }
+
+// The file the code of this library was loaded from: the shared library when linked as one
+// (libshapejit.so), else the executable (or Python module) it was linked into.
+std::optional<fs::path> library_module() {
   Dl_info info{};
-  std::vector<fs::path> tried;
-  if (::dladdr(reinterpret_cast<void*>(&find_compile_worker), &info) && info.dli_fname) {
-    std::error_code ec;
-    fs::path module = fs::canonical(info.dli_fname, ec);
-    if (ec) module = info.dli_fname;
-    const fs::path dir = module.parent_path();
-    for (const fs::path& candidate :
-         {dir / "shapejit-compile-worker", dir / ".." / "libexec" / "shapejit" / "shapejit-compile-worker",
-          dir / ".." / "bin" / "shapejit-compile-worker"}) {
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate.lexically_normal();
-      tried.push_back(candidate.lexically_normal());
-    }
+  if (!::dladdr(reinterpret_cast<void*>(&library_module), &info) || !info.dli_fname || !*info.dli_fname)
+    return std::nullopt;
+  std::error_code ec;
+  fs::path module = fs::canonical(info.dli_fname, ec);
+  return ec ? fs::path(info.dli_fname) : module;
+}
+
+}  // namespace
+
+fs::path find_compile_worker(const fs::path& configured) {
+  constexpr const char* kName = "shapejit-compile-worker";
+  if (!configured.empty()) {
+    if (executable(configured)) return configured;
+    fail(Errc::unsupported, "the compile worker " + configured.string() +
+                                " (RuntimeOptions::compile_worker) is not an executable file");
   }
-  // A host application linking the installed static library: the install location.
-  const fs::path installed = SHAPEJIT_INSTALLED_WORKER;
-  if (::access(installed.c_str(), X_OK) == 0) return installed;
-  tried.push_back(installed);
+  if (const char* env = std::getenv("SHAPEJIT_COMPILE_WORKER"); env && *env) {
+    if (executable(env)) return env;
+    fail(Errc::unsupported, std::string("SHAPEJIT_COMPILE_WORKER=") + env + " is not an executable file");
+  }
+  std::vector<fs::path> tried;
+  auto found = [&tried](const fs::path& candidate) {
+    tried.push_back(candidate.lexically_normal());
+    return executable(candidate);
+  };
+  const auto module = library_module();
+  if (module) {
+    const fs::path dir = module->parent_path();
+    for (const fs::path& candidate :
+         {dir / kName, dir / ".." / "libexec" / "shapejit" / kName, dir / ".." / "bin" / kName})
+      if (found(candidate)) return candidate.lexically_normal();
+  }
+  // The installed shared library looks only relative to itself: a prefix can be moved, and a
+  // build tree or the configured prefix may hold a worker of another version.
+  const bool shared_library = module && module->filename().string().starts_with("libshapejit.so");
+  if (!shared_library) {
+    // Linked statically from a build tree (add_subdirectory): the worker that tree built; then
+    // the prefix the build was configured to install into.
+    if (found(SHAPEJIT_BUILD_TREE_WORKER)) return SHAPEJIT_BUILD_TREE_WORKER;
+    if (found(SHAPEJIT_INSTALLED_WORKER)) return SHAPEJIT_INSTALLED_WORKER;
+  }
   std::string where;
   for (const auto& p : tried) where += "\n  " + p.string();
   fail(Errc::unsupported,
-       "shapejit-compile-worker not found; looked in:" + where +
-           "\nset SHAPEJIT_COMPILE_WORKER, install it beside the library, or compile in process");
+       std::string(kName) + " not found; looked in:" + where +
+           "\nfix: name it in RuntimeOptions::compile_worker or the environment variable "
+           "SHAPEJIT_COMPILE_WORKER, put it in one of the places above, or compile in this process "
+           "(RuntimeOptions::compile_in_process)");
 }
 
 namespace {

@@ -25,6 +25,10 @@ fs::path default_cache_path() {
   return fs::path(home && *home ? home : ".") / ".cache" / "shapejit" / "kernels.db";
 }
 
+fs::path compile_worker_path(const RuntimeOptions& options) {
+  return jit::find_compile_worker(options.compile_worker);
+}
+
 struct Runtime::Impl {
   RuntimeOptions options;
   std::unique_ptr<KernelStoreAdapter> store;
@@ -55,6 +59,7 @@ struct Runtime::Impl {
       jit::WorkerPoolOptions o;
       o.max_workers = options.jobs;
       o.timeout_s = options.compile_timeout_s;
+      o.worker_path = compile_worker_path(options);
       pool = std::make_unique<jit::WorkerPool>(o);
     });
     return pool->compile(spec, false);

@@ -16,11 +16,17 @@ struct WorkerPoolOptions {
   std::filesystem::path worker_path;    // empty: find_compile_worker()
 };
 
-// $SHAPEJIT_COMPILE_WORKER, else shapejit-compile-worker beside the module that holds this
-// library (the executable for a static link, the .so for a shared one), or in ../libexec/shapejit
-// or ../bin relative to it, else the installed copy (<prefix>/libexec/shapejit). Throws
-// Error(unsupported) listing the places it looked.
-std::filesystem::path find_compile_worker();
+// The compile worker executable, the first of:
+//   1. `configured` (RuntimeOptions::compile_worker), when not empty;
+//   2. $SHAPEJIT_COMPILE_WORKER, when set;
+//   3. shapejit-compile-worker beside the module that holds this library's code (libshapejit.so
+//      when linked as the shared library, else the executable or Python module it was linked
+//      into), or in ../libexec/shapejit or ../bin relative to that module's folder;
+//   4. unless the module is the shared library: the worker of the build tree this library was
+//      built in (add_subdirectory users), then <configured install prefix>/libexec/shapejit.
+// A path named in 1 or 2 must be executable. Throws Error(unsupported) listing every place it
+// looked and how to name the worker.
+std::filesystem::path find_compile_worker(const std::filesystem::path& configured = {});
 
 class WorkerPool {
  public:

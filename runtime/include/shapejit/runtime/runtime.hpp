@@ -23,7 +23,18 @@ struct RuntimeOptions {
   int compile_timeout_s = 120;
   int jobs = 0;                       // worker processes; 0: number of cores
   int num_sms = 0;                    // SMs a kernel may use (see Runtime::set_num_sms); 0: all
+  // The shapejit-compile-worker executable the worker processes run; empty: found as
+  // compile_worker_path() says.
+  std::filesystem::path compile_worker;
 };
+
+// The compile worker a Runtime with these options starts: options.compile_worker when set, else
+// $SHAPEJIT_COMPILE_WORKER, else shapejit-compile-worker beside the module holding the library
+// (libshapejit.so, or the executable it is linked into) or in ../libexec/shapejit or ../bin
+// relative to it; a statically linked library then tries the build tree it was built in and
+// the configured install prefix. Throws Error(unsupported) listing every place it looked and
+// how to name the worker.
+std::filesystem::path compile_worker_path(const RuntimeOptions& options = {});
 
 // $XDG_CACHE_HOME/shapejit/kernels.db, else ~/.cache/shapejit/kernels.db; SHAPEJIT_CACHE overrides.
 std::filesystem::path default_cache_path();

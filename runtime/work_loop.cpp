@@ -1,9 +1,9 @@
-#include "worker_threads.hpp"
+#include "shapejit/runtime/work_loop.hpp"
 
 #include <system_error>
 #include <vector>
 
-namespace shapejit::cli {
+namespace shapejit::runtime {
 
 int run_work_loop(int wanted, const std::function<void()>& loop, const ThreadStarter& start) {
   std::vector<std::thread> threads;
@@ -20,4 +20,4 @@ int run_work_loop(int wanted, const std::function<void()>& loop, const ThreadSta
   return static_cast<int>(threads.size());
 }
 
-}  // namespace shapejit::cli
+}  // namespace shapejit::runtime
