@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "shapejit/error.hpp"
 #include "shapejit/jit/compile_key.hpp"
 #include "shapejit/jit/compiler.hpp"
 #include "shapejit/jit/embedded_templates.hpp"
@@ -37,6 +38,15 @@ void run_info(bool json, const std::string& cache) {
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
   j["cache"] = {{"path", path.string()}, {"bytes", ec ? 0 : size}, {"exists", !ec}};
+  // The compile worker a runtime with default options would start (null: none found).
+  std::string worker;
+  try {
+    worker = runtime::compile_worker_path().string();
+    j["compile_worker"] = worker;
+  } catch (const Error& e) {
+    j["compile_worker"] = nullptr;
+    worker = std::string("none: ") + e.what();
+  }
   if (json) {
     std::cout << j.dump() << "\n";
     return;
@@ -51,6 +61,7 @@ void run_info(bool json, const std::string& cache) {
     std::cout << "device   none: " << why << "\n";
   std::cout << "cache    " << path.string() << " ("
             << (ec ? std::string("not created yet") : std::to_string(size) + " bytes") << ")\n";
+  std::cout << "worker   " << worker << "\n";
 }
 
 }  // namespace

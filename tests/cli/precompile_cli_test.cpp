@@ -131,6 +131,13 @@ TEST(Cli, InfoWorksWithoutAGpu) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j.contains("nvrtc"));
   EXPECT_TRUE(j.contains("cache"));
+  // The CLI sits beside the worker, so it is found there.
+  if (!std::getenv("SHAPEJIT_COMPILE_WORKER")) {
+    ASSERT_TRUE(j["compile_worker"].is_string()) << r.out;
+    EXPECT_TRUE(std::filesystem::equivalent(j["compile_worker"].get<std::string>(),
+                                            shapejit::testing::bin_dir() + "/shapejit-compile-worker"))
+        << r.out;
+  }
 }
 
 TEST(PrecompileCli, ReadmeManifestExampleCompiles) {
