@@ -25,5 +25,7 @@ else()
 endif()
 
 # The LLVM tools that run the PTX FileCheck tests.
-find_program(SHAPEJIT_FILECHECK NAMES FileCheck FileCheck-14 HINTS /usr/lib/llvm-14/bin)
-find_file(SHAPEJIT_LIT lit.py HINTS /usr/lib/llvm-14/build/utils/lit)
+if(SHAPEJIT_BUILD_TESTS)
+  find_program(SHAPEJIT_FILECHECK NAMES FileCheck FileCheck-14 HINTS /usr/lib/llvm-14/bin)
+  find_file(SHAPEJIT_LIT lit.py HINTS /usr/lib/llvm-14/build/utils/lit)
+endif()
