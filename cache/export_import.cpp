@@ -60,6 +60,7 @@ struct ArtifactContents {
   std::vector<KernelRecord> kernels;   // verified
   std::vector<TuningRecord> tuning;
   std::vector<Profile> profiles;
+  std::vector<TuningSession> sessions;
 };
 
 }  // namespace
@@ -77,6 +78,7 @@ long long KernelStore::export_to(const fs::path& file) {
   for (const auto& [k, r] : m.memory) out.kernels.push_back(r);
   for (const auto& [k, r] : m.memory_tuning) out.tuning.push_back(r);
   for (const auto& [k, p] : m.memory_profiles) out.profiles.push_back(p);
+  for (const auto& [k, t] : m.memory_sessions) out.sessions.push_back(t);
   if (m.db) {
     try {
       Statement s(m.db.get(), std::string("SELECT ") + detail::kKernelColumns + " FROM kernels ORDER BY key");
@@ -89,10 +91,14 @@ long long KernelStore::export_to(const fs::path& file) {
         }
         out.kernels.push_back(std::move(r));
       }
-      Statement t(m.db.get(), "SELECT " + detail::tuning_columns() + " FROM tuning_records ORDER BY key");
+      Statement t(m.db.get(), "SELECT " + detail::tuning_columns(m.schema_version) + " FROM tuning_records ORDER BY key");
       while (t.step()) out.tuning.push_back(detail::read_tuning(t));
       Statement p(m.db.get(), std::string("SELECT ") + detail::kProfileColumns + " FROM profiles ORDER BY name");
       while (p.step()) out.profiles.push_back(detail::read_profile(p));
+      if (m.schema_version >= 4) {
+        Statement t2(m.db.get(), std::string("SELECT ") + detail::kSessionColumns + " FROM tuning_sessions ORDER BY id");
+        while (t2.step()) out.sessions.push_back(detail::read_session(t2));
+      }
     } catch (const SqliteError& e) {
       m.fail_maintenance("export the cache", e);
     }
@@ -108,6 +114,7 @@ long long KernelStore::export_to(const fs::path& file) {
     for (const KernelRecord& r : out.kernels) detail::write_kernel(db.get(), r, true);
     for (const TuningRecord& r : out.tuning) detail::write_tuning(db.get(), r, true);
     for (const Profile& p : out.profiles) detail::write_profile(db.get(), p, true);
+    for (const TuningSession& t : out.sessions) detail::write_session(db.get(), t, true);
     tx.commit();
   } catch (const SqliteError& e) {
     fail(Errc::io, "cannot write " + temp.path().string() + ": " + e.what());
@@ -165,11 +172,14 @@ ImportResult KernelStore::import_from(const fs::path& file) {
       }
       in.kernels.push_back(std::move(r));
     }
-    Statement t(art.get(), "SELECT " + detail::tuning_columns(state.version == 1 ? "family" : "spec_family") +
-                               " FROM tuning_records");
+    Statement t(art.get(), "SELECT " + detail::tuning_columns(state.version) + " FROM tuning_records");
     while (t.step()) in.tuning.push_back(detail::read_tuning(t));
     Statement p(art.get(), std::string("SELECT ") + detail::kProfileColumns + " FROM profiles");
     while (p.step()) in.profiles.push_back(detail::read_profile(p));
+    if (state.version >= 4) {
+      Statement t2(art.get(), std::string("SELECT ") + detail::kSessionColumns + " FROM tuning_sessions");
+      while (t2.step()) in.sessions.push_back(detail::read_session(t2));
+    }
   } catch (const SqliteError& e) {
     fail(Errc::cache, "cannot read " + file.string() + ": " + e.what());
   }
@@ -187,6 +197,7 @@ ImportResult KernelStore::import_from(const fs::path& file) {
     }
     for (const TuningRecord& r : in.tuning) result.tuning_records += detail::write_tuning(db, r, false);
     for (const Profile& p : in.profiles) result.profiles += detail::write_profile(db, p, false);
+    for (const TuningSession& t : in.sessions) result.tuning_sessions += detail::write_session(db, t, false);
     tx.commit();
   } catch (const SqliteError& e) {
     m.fail_maintenance("import kernels", e);

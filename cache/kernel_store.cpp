@@ -339,6 +339,7 @@ StoreStats KernelStore::stats() {
   }
   st.tuning_records = static_cast<long long>(m.memory_tuning.size());
   st.profiles = static_cast<long long>(m.memory_profiles.size());
+  st.tuning_sessions = static_cast<long long>(m.memory_sessions.size());
   if (!m.db) return st;
   try {
     Statement s(m.db.get(), "SELECT family, COUNT(*), COALESCE(SUM(bytes), 0) FROM kernels GROUP BY family");
@@ -350,6 +351,7 @@ StoreStats KernelStore::stats() {
     }
     st.tuning_records += query_integer(m.db.get(), "SELECT COUNT(*) FROM tuning_records");
     st.profiles += query_integer(m.db.get(), "SELECT COUNT(*) FROM profiles");
+    if (m.schema_version >= 4) st.tuning_sessions += query_integer(m.db.get(), "SELECT COUNT(*) FROM tuning_sessions");
   } catch (const SqliteError& e) {
     m.fail_maintenance("read cache statistics", e);
   }

@@ -37,8 +37,33 @@ CREATE TABLE tuning_records (
   config_json TEXT NOT NULL,
   time_us REAL NOT NULL,
   measured_at INTEGER NOT NULL,
-  device TEXT NOT NULL DEFAULT '');
+  device TEXT NOT NULL DEFAULT '',
+  session TEXT NOT NULL DEFAULT '',
+  candidate_key TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'measured',
+  reason TEXT NOT NULL DEFAULT '',
+  spec TEXT NOT NULL DEFAULT '',
+  spread_us REAL NOT NULL DEFAULT 0,
+  baseline_us REAL NOT NULL DEFAULT 0,
+  throughput REAL NOT NULL DEFAULT 0,
+  throughput_unit TEXT NOT NULL DEFAULT '',
+  baseline INTEGER NOT NULL DEFAULT 0,
+  arch TEXT NOT NULL DEFAULT '',
+  num_sms INTEGER NOT NULL DEFAULT 0,
+  driver_version INTEGER NOT NULL DEFAULT 0,
+  nvrtc_version TEXT NOT NULL DEFAULT '',
+  definition_version TEXT NOT NULL DEFAULT '');
 CREATE INDEX tuning_lookup ON tuning_records (spec_family, device, shape_json);
+CREATE INDEX tuning_by_session ON tuning_records (session);
+CREATE INDEX tuning_by_candidate ON tuning_records (candidate_key);
+CREATE TABLE tuning_sessions (
+  id TEXT PRIMARY KEY,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  request_json TEXT NOT NULL,
+  device TEXT NOT NULL DEFAULT '',
+  summary_json TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE profiles (name TEXT PRIMARY KEY, json TEXT NOT NULL, created INTEGER NOT NULL);
 )sql";
 
@@ -73,9 +98,40 @@ void migrate_2_to_3(sqlite3* db) {
   }
 }
 
+// Version 3 → 4: tuning records gain the session and outcome columns and the versions they hold
+// for; sessions get their table. Every existing row is kept: it reads as a measurement
+// ("measured") from no session and with no versions, so the runtime never takes it for a
+// winner, and `tune`/`cache` commands still list it.
+void migrate_3_to_4(sqlite3* db) {
+  // Column by column, so a file that already has some of them (an older layout stamped with
+  // an older version) migrates too.
+  constexpr const char* kColumns[][2] = {
+      {"session", "TEXT NOT NULL DEFAULT ''"},          {"candidate_key", "TEXT NOT NULL DEFAULT ''"},
+      {"status", "TEXT NOT NULL DEFAULT 'measured'"},   {"reason", "TEXT NOT NULL DEFAULT ''"},
+      {"spec", "TEXT NOT NULL DEFAULT ''"},             {"spread_us", "REAL NOT NULL DEFAULT 0"},
+      {"baseline_us", "REAL NOT NULL DEFAULT 0"},       {"throughput", "REAL NOT NULL DEFAULT 0"},
+      {"throughput_unit", "TEXT NOT NULL DEFAULT ''"},  {"baseline", "INTEGER NOT NULL DEFAULT 0"},
+      {"arch", "TEXT NOT NULL DEFAULT ''"},             {"num_sms", "INTEGER NOT NULL DEFAULT 0"},
+      {"driver_version", "INTEGER NOT NULL DEFAULT 0"}, {"nvrtc_version", "TEXT NOT NULL DEFAULT ''"},
+      {"definition_version", "TEXT NOT NULL DEFAULT ''"}};
+  for (const auto& [name, type] : kColumns) {
+    const std::string has = std::string("SELECT COUNT(*) FROM pragma_table_info('tuning_records') WHERE name = '") +
+                            name + "'";
+    if (query_integer(db, has.c_str()) == 0)
+      exec(db, std::string("ALTER TABLE tuning_records ADD COLUMN ") + name + " " + type);
+  }
+  exec(db, R"sql(
+CREATE INDEX IF NOT EXISTS tuning_by_session ON tuning_records (session);
+CREATE INDEX IF NOT EXISTS tuning_by_candidate ON tuning_records (candidate_key);
+CREATE TABLE IF NOT EXISTS tuning_sessions (
+  id TEXT PRIMARY KEY, created INTEGER NOT NULL, updated INTEGER NOT NULL, state TEXT NOT NULL,
+  request_json TEXT NOT NULL, device TEXT NOT NULL DEFAULT '', summary_json TEXT NOT NULL DEFAULT '{}');
+)sql");
+}
+
 // Migrations indexed by the version they start from.
 using Migration = void (*)(sqlite3*);
-constexpr Migration kMigrations[] = {nullptr, migrate_1_to_2, migrate_2_to_3};
+constexpr Migration kMigrations[] = {nullptr, migrate_1_to_2, migrate_2_to_3, migrate_3_to_4};
 static_assert(sizeof(kMigrations) / sizeof(kMigrations[0]) == kSchemaVersion);
 
 // Version 1 predates the application id; recognize it by its kernels table.

@@ -34,6 +34,7 @@ struct StoreState {
   std::map<std::string, KernelRecord> memory;
   std::map<std::string, TuningRecord> memory_tuning;
   std::map<std::string, Profile> memory_profiles;
+  std::map<std::string, TuningSession> memory_sessions;
   StoreCounters counters;
 
   std::int64_t now() const;

@@ -1,6 +1,7 @@
 // shapejit cache ls|stats|verify|gc|export|import|clear: inspect and maintain the kernel database.
 #include <iomanip>
 #include <iostream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,7 @@
 #include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/cache/recovery.hpp"
 #include "shapejit/error.hpp"
+#include "tuning_summary.hpp"
 
 namespace shapejit::cli {
 namespace {
@@ -26,11 +28,12 @@ void cmd_ls(const CacheArgs& a) {
   auto store = open_cache(cache_path(a.cache), CacheAccess::existing);
   std::vector<cache::KernelRecord> records;
   with_recovery_hint(*store, [&] { records = store->list(a.family, a.arch); });
+  const std::set<std::string> tuned = tuned_specs(*store);   // winners of tuning sessions
   if (a.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : records)
       out.push_back({{"key", r.key}, {"spec", r.spec}, {"named", jit::describe_spec(r.spec)},
-                     {"family", r.family}, {"arch", r.arch},
+                     {"family", r.family}, {"arch", r.arch}, {"tuned", tuned.count(r.spec) > 0},
                      {"bytes", r.bytes}, {"registers", r.registers}, {"spill_bytes", r.spill_store_bytes},
                      {"compile_ms", r.compile_ms}, {"created", r.created}, {"last_used", r.last_used}});
     std::cout << out.dump() << "\n";
@@ -39,7 +42,8 @@ void cmd_ls(const CacheArgs& a) {
   for (const auto& r : records)
     std::cout << r.key.substr(0, 12) << "  " << std::setw(8) << r.bytes << " B  " << std::setw(4)
               << r.registers << " regs  " << std::fixed << std::setprecision(0) << std::setw(6)
-              << r.compile_ms << " ms  " << jit::describe_spec(r.spec) << "\n";
+              << r.compile_ms << " ms  " << (tuned.count(r.spec) ? "[tuned] " : "") << jit::describe_spec(r.spec)
+              << "\n";
   std::cout << records.size() << " kernels\n";
 }
 
@@ -55,6 +59,9 @@ void cmd_stats(const CacheArgs& a) {
                       {"tuning_records", s.tuning_records}, {"profiles", s.profiles},
                       {"counters", {{"hits", s.counters.hits}, {"misses", s.counters.misses},
                                     {"corrupt", s.counters.corrupt}, {"bypasses", s.counters.bypasses}}}};
+  nlohmann::json tuning;
+  with_recovery_hint(*store, [&] { tuning = tuning_summary(*store); });
+  j["tuning"] = tuning;
   if (a.json) {
     std::cout << j.dump() << "\n";
     return;
@@ -64,7 +71,9 @@ void cmd_stats(const CacheArgs& a) {
             << " B)\n";
   for (const auto& [family, n] : s.entries_per_family)
     std::cout << "  " << family << ": " << n << " kernels, " << s.bytes_per_family.at(family) << " B\n";
-  std::cout << "tuning records: " << s.tuning_records << ", profiles: " << s.profiles << "\n";
+  std::cout << "tuning records: " << s.tuning_records << " in " << tuning["sessions"] << " sessions ("
+            << tuning["records_by_status"].dump() << "), profiles: " << s.profiles << "\n"
+            << "tuned:    " << tuning_summary_line(tuning) << "\n";
 }
 
 // verify --repair on a file that cannot be used at all: keep it under another name, start anew.

@@ -22,6 +22,7 @@ void add_cache_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_ledger_command(CLI::App& app);
+void add_tune_command(CLI::App& app);
 void add_bench_gemm(CLI::App& bench);
 void add_bench_mla(CLI::App& bench);
 void add_bench_moe(CLI::App& bench);

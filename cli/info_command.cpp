@@ -12,6 +12,7 @@
 #include "shapejit/runtime/device.hpp"
 #include "shapejit/runtime/driver_api.hpp"
 #include "shapejit/runtime/runtime.hpp"
+#include "tuning_summary.hpp"
 
 namespace shapejit::cli {
 namespace {
@@ -47,6 +48,14 @@ void run_info(bool json, const std::string& cache) {
     j["compile_worker"] = nullptr;
     worker = std::string("none: ") + e.what();
   }
+  // Tuning: the winners the GEMM calls would use here, and which records are ignored and why.
+  if (!ec) {
+    cache::StoreOptions o;
+    o.create = false;
+    o.on_bypass = [](const std::string&) {};
+    cache::KernelStore store(path, o);
+    if (store.persistent()) j["tuning"] = tuning_summary(store);
+  }
   if (json) {
     std::cout << j.dump() << "\n";
     return;
@@ -62,6 +71,7 @@ void run_info(bool json, const std::string& cache) {
   std::cout << "cache    " << path.string() << " ("
             << (ec ? std::string("not created yet") : std::to_string(size) + " bytes") << ")\n";
   std::cout << "worker   " << worker << "\n";
+  if (j.contains("tuning")) std::cout << "tuned    " << tuning_summary_line(j["tuning"]) << "\n";
 }
 
 }  // namespace

@@ -19,7 +19,9 @@ void ProgressBar::update(long long done, const std::string& status) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::string bar(filled, '#');
   bar.resize(kWidth, '.');
-  std::fprintf(stderr, "\r[%s] %lld/%lld %5.1fs %-40.40s", bar.c_str(), done, total_, secs,
+  // Remaining time at the pace so far.
+  const double eta = done > 0 && total_ > done ? secs * static_cast<double>(total_ - done) / done : 0.0;
+  std::fprintf(stderr, "\r[%s] %lld/%lld %5.1fs ETA %5.0fs %-40.40s", bar.c_str(), done, total_, secs, eta,
                status.c_str());
   std::fflush(stderr);
 }

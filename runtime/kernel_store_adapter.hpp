@@ -33,6 +33,7 @@ class KernelStoreAdapter {
   void put(const std::string& key, const jit::KernelSpec& spec, const jit::CompileResult& result);
   void abandon(const std::string& key);   // the compile failed: let others try
   std::string status() const;
+  cache::KernelStore& store() { return *store_; }   // tuning records, for the runtime
   // misses, corrupt entries and bypass reasons so far
   void add_counters(RuntimeStats& stats) const;
 

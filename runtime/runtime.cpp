@@ -13,6 +13,7 @@
 #include "shapejit/jit/worker_pool.hpp"
 #include "shapejit/runtime/device.hpp"
 #include "shapejit/runtime/driver_api.hpp"
+#include "shapejit/runtime/tuning_records.hpp"
 
 namespace shapejit::runtime {
 namespace fs = std::filesystem;
@@ -72,6 +73,9 @@ Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>()) {
     const fs::path path = impl_->options.cache_path.empty() ? default_cache_path()
                                                             : impl_->options.cache_path;
     impl_->store = std::make_unique<KernelStoreAdapter>(path);
+    // The database's tuning winners go before the GEMM heuristic (each is checked against the
+    // device, SM count, driver, NVRTC and kernel definition at the call).
+    if (impl_->options.use_tuning_records) tuning::use_tuned_gemm_configs(impl_->store->store());
   }
 }
 

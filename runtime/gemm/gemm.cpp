@@ -159,7 +159,7 @@ struct Fp8Launch {
 
 void launch_fp8(const GemmProblem& p, const Fp8Launch& l, const DeviceInfo& dev,
                 CUstream stream, Runtime& runtime) {
-  const GemmConfig c = choose_gemm_config(p, dev);
+  const GemmConfig c = choose_gemm_config(p, dev, runtime.options().use_tuning_records);
   const jit::KernelSpec spec = gemm_kernel_spec(p, c, dev);
   const bool mc_a = c.num_multicast > 1 && c.multicast_on_a;
   const bool mc_b = c.num_multicast > 1 && !c.multicast_on_a;
@@ -339,7 +339,7 @@ void gemm_bf16_nt(const GemmBf16Args& a, CUstream stream, Runtime& runtime) {
   if (a.m == 0) return;
   const DeviceInfo dev = hopper_device("gemm_bf16_nt", runtime);
   const GemmProblem p = problem_of(a);
-  const GemmConfig c = choose_gemm_config(p, dev);
+  const GemmConfig c = choose_gemm_config(p, dev, runtime.options().use_tuning_records);
   const jit::KernelSpec spec = gemm_kernel_spec(p, c, dev);
   const bool mc_a = c.num_multicast > 1 && c.multicast_on_a;
   const bool mc_b = c.num_multicast > 1 && !c.multicast_on_a;

@@ -148,9 +148,25 @@ void set_gemm_config_override(GemmConfigOverride hook) {
   override_hook() = std::move(hook);
 }
 
-GemmConfig choose_gemm_config(const GemmProblem& problem, const DeviceInfo& device) {
+namespace {
+thread_local const GemmConfig* forced_config = nullptr;
+}  // namespace
+
+ForcedGemmConfig::ForcedGemmConfig(const GemmConfig& config) : previous_(forced_config), config_(config) {
+  forced_config = &config_;
+}
+ForcedGemmConfig::~ForcedGemmConfig() { forced_config = previous_; }
+
+GemmConfig choose_gemm_config(const GemmProblem& problem, const DeviceInfo& device, bool use_override) {
   GemmProblem p = problem;
   p.m = gemm_m_bucket(std::max(problem.m, 1));
+  if (forced_config) {
+    std::string why;
+    if (!gemm_config_valid(p, *forced_config, device, &why))
+      fail(Errc::invalid_argument, "gemm: the forced config is invalid: " + why);
+    return *forced_config;
+  }
+  if (!use_override) return heuristic_gemm_config(p, device);
   GemmConfigOverride hook;
   {
     std::lock_guard lock(override_mutex());

@@ -13,7 +13,7 @@ TEST(KernelStoreExport, RoundTripCarriesKernelsTuningRecordsAndProfiles) {
   const auto dir = fresh_dir("export");
   KernelStore src(dir / "src.db", quiet());
   for (int i = 0; i < 5; ++i) src.put(record("e" + std::to_string(i), 800 + i));
-  src.put_tuning({"", "gemm", "{\"m\":128}", "{\"block_n\":128}", 41.5, 0, "h100"});
+  src.put_tuning(tuning_row("", "gemm", "{\"m\":128}", "{\"block_n\":128}", 41.5, 0, "h100"));
   src.put_profile("ep32", "{\"experts\":256}");
   EXPECT_EQ(src.export_to(dir / "artifact.db"), 5);
   EXPECT_FALSE(fs::exists(dir / "artifact.db-wal"));

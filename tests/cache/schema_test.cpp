@@ -188,3 +188,58 @@ TEST(KernelStoreSchema, Version2FileIsMigratedByReverifyingEveryKernel) {
   RawDb raw(dir / "k.db");
   EXPECT_EQ(raw.integer("PRAGMA user_version"), kSchemaVersion);
 }
+
+namespace {
+
+// The version 3 layout (before tuning sessions), as that release created it.
+constexpr const char* kVersion3 = R"sql(
+CREATE TABLE kernels (
+  key TEXT PRIMARY KEY, spec TEXT NOT NULL, family TEXT NOT NULL, arch TEXT NOT NULL,
+  lowered_name TEXT NOT NULL, cubin BLOB NOT NULL, ptx TEXT NOT NULL DEFAULT '', log TEXT NOT NULL DEFAULT '',
+  registers INTEGER, spill_store_bytes INTEGER, spill_load_bytes INTEGER, stack_frame_bytes INTEGER,
+  static_smem_bytes INTEGER, compile_ms REAL, created INTEGER NOT NULL, last_used INTEGER NOT NULL,
+  bytes INTEGER NOT NULL, checksum TEXT NOT NULL);
+CREATE INDEX kernels_last_used ON kernels (last_used);
+CREATE INDEX kernels_family ON kernels (family, arch);
+CREATE TABLE tuning_records (
+  key TEXT PRIMARY KEY, spec_family TEXT NOT NULL, shape_json TEXT NOT NULL, config_json TEXT NOT NULL,
+  time_us REAL NOT NULL, measured_at INTEGER NOT NULL, device TEXT NOT NULL DEFAULT '');
+CREATE INDEX tuning_lookup ON tuning_records (spec_family, device, shape_json);
+CREATE TABLE profiles (name TEXT PRIMARY KEY, json TEXT NOT NULL, created INTEGER NOT NULL);
+PRAGMA application_id = 1397377364;
+PRAGMA user_version = 3;
+)sql";
+
+}  // namespace
+
+TEST(KernelStoreSchema, Version3FileIsMigratedKeepingEveryTuningRecord) {
+  const auto dir = fresh_dir("schema-v3");
+  {
+    RawDb raw(dir / "k.db");
+    ASSERT_EQ(raw.exec(kVersion3), SQLITE_OK);
+    ASSERT_EQ(raw.exec("INSERT INTO tuning_records VALUES ('t1', 'gemm', '{\"m\":64}', '{\"block_m\":64}', 12.5, 7, 'h100');"
+                       "INSERT INTO tuning_records VALUES ('t2', 'mla', '{\"b\":1}', '{\"split\":4}', 3.0, 8, 'h800');"
+                       "INSERT INTO profiles VALUES ('p', '{}', 9);"),
+              SQLITE_OK);
+  }
+  std::string why;
+  KernelStore store(dir / "k.db", quiet(&why));
+  ASSERT_TRUE(store.writable()) << why;
+  EXPECT_EQ(store.stats().schema_version, 4);
+  const auto t1 = store.get_tuning("t1");
+  ASSERT_TRUE(t1);
+  EXPECT_EQ(t1->spec_family, "gemm");
+  EXPECT_DOUBLE_EQ(t1->time_us, 12.5);
+  EXPECT_EQ(t1->measured_at, 7);
+  EXPECT_EQ(t1->device, "h100");
+  EXPECT_EQ(t1->status, kTuningMeasured) << "old rows read as measurements from no session";
+  EXPECT_EQ(t1->session, "");
+  EXPECT_EQ(t1->definition_version, "") << "no version: never taken for a winner";
+  EXPECT_EQ(store.tuning_records("").size(), 2u);
+  EXPECT_TRUE(store.profile("p"));
+  store.put_tuning_session({"s", 0, 0, "complete", "{}", "", "{}"});
+  EXPECT_EQ(store.tuning_sessions().size(), 1u);
+  RawDb raw(dir / "k.db");
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 4);
+  EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+}

@@ -43,6 +43,20 @@ inline KernelRecord record(const std::string& key, std::size_t size = 1000, cons
   return r;
 }
 
+// A measurement as schema 1-3 stored it (the fields before the session columns).
+inline TuningRecord tuning_row(std::string key, std::string family, std::string shape, std::string config,
+                               double time_us, std::int64_t measured_at, std::string device) {
+  TuningRecord r;
+  r.key = std::move(key);
+  r.spec_family = std::move(family);
+  r.shape_json = std::move(shape);
+  r.config_json = std::move(config);
+  r.time_us = time_us;
+  r.measured_at = measured_at;
+  r.device = std::move(device);
+  return r;
+}
+
 inline StoreOptions quiet(std::string* why = nullptr, int timeout_ms = 2000) {
   StoreOptions o;
   o.busy_timeout_ms = timeout_ms;

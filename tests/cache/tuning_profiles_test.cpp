@@ -10,13 +10,13 @@ TEST(KernelStoreTuning, RecordsPerConfigComeBackFastestFirst) {
   const std::string shape = "{\"m\":4096,\"n\":7168,\"k\":2048}";
   {
     KernelStore store(dir / "k.db", quiet());
-    store.put_tuning({"", "gemm", shape, "{\"block_n\":128}", 90.0, 0, "h100"});
-    store.put_tuning({"", "gemm", shape, "{\"block_n\":160}", 70.0, 0, "h100"});
-    store.put_tuning({"", "gemm", shape, "{\"block_n\":112}", 80.0, 0, "h100"});
-    store.put_tuning({"", "gemm", shape, "{\"block_n\":160}", 60.0, 0, "h200"});
-    store.put_tuning({"", "gemm", "{\"m\":64}", "{\"block_n\":64}", 5.0, 0, "h100"});
+    store.put_tuning(tuning_row("", "gemm", shape, "{\"block_n\":128}", 90.0, 0, "h100"));
+    store.put_tuning(tuning_row("", "gemm", shape, "{\"block_n\":160}", 70.0, 0, "h100"));
+    store.put_tuning(tuning_row("", "gemm", shape, "{\"block_n\":112}", 80.0, 0, "h100"));
+    store.put_tuning(tuning_row("", "gemm", shape, "{\"block_n\":160}", 60.0, 0, "h200"));
+    store.put_tuning(tuning_row("", "gemm", "{\"m\":64}", "{\"block_n\":64}", 5.0, 0, "h100"));
     // Re-measuring a config replaces its record.
-    store.put_tuning({"", "gemm", shape, "{\"block_n\":128}", 65.0, 0, "h100"});
+    store.put_tuning(tuning_row("", "gemm", shape, "{\"block_n\":128}", 65.0, 0, "h100"));
   }
   KernelStore store(dir / "k.db", quiet());
   const auto on_h100 = store.tuning_records("gemm", shape, "h100");
@@ -35,7 +35,7 @@ TEST(KernelStoreTuning, RecordsPerConfigComeBackFastestFirst) {
   ASSERT_TRUE(store.get_tuning(key));
   EXPECT_DOUBLE_EQ(store.get_tuning(key)->time_us, 60.0);
   // A caller's own key.
-  store.put_tuning({"custom", "moe", "{}", "{\"chunks\":4}", 3.0, 0, "h100"});
+  store.put_tuning(tuning_row("custom", "moe", "{}", "{\"chunks\":4}", 3.0, 0, "h100"));
   ASSERT_TRUE(store.get_tuning("custom"));
   EXPECT_EQ(store.get_tuning("custom")->config_json, "{\"chunks\":4}");
   EXPECT_FALSE(store.get_tuning("absent"));
@@ -61,7 +61,7 @@ TEST(KernelStoreTuning, MemoryOnlyStoreKeepsTuningAndProfiles) {
   std::string why;
   KernelStore store("/proc/shapejit-cannot-exist/k.db", quiet(&why));
   ASSERT_FALSE(store.persistent());
-  store.put_tuning({"", "gemm", "{}", "{\"a\":1}", 2.0, 0, "d"});
+  store.put_tuning(tuning_row("", "gemm", "{}", "{\"a\":1}", 2.0, 0, "d"));
   store.put_profile("p", "{}");
   EXPECT_EQ(store.tuning_records("gemm").size(), 1u);
   EXPECT_EQ(store.profile("p"), "{}");

@@ -35,8 +35,10 @@ struct StoreState;
 
 // Version of the tables; stored in the file (PRAGMA user_version). Older files are migrated,
 // newer ones refused. History: 1 = first layout; 2 = application id, tuning_records.spec_family,
-// lookup indexes; 3 = kernel checksums cover the key, spec, family, arch and lowered name.
-inline constexpr int kSchemaVersion = 3;
+// lookup indexes; 3 = kernel checksums cover the key, spec, family, arch and lowered name;
+// 4 = tuning records carry their session, status, reason, spread, throughput and the device,
+// driver, NVRTC and definition versions they hold for; the tuning_sessions table.
+inline constexpr int kSchemaVersion = 4;
 // PRAGMA application_id of every shapejit database ("SJIT"): a file without it is not ours.
 inline constexpr std::int32_t kApplicationId = 0x534A4954;
 
@@ -87,6 +89,12 @@ struct StoreStats {
   std::string bypass_reason;                     // short reason, empty when fully working
   std::map<std::string, long long> bytes_per_family;
   long long tuning_records = 0, profiles = 0;
+  long long tuning_sessions = 0;
+};
+
+// Which tuning records to read; empty fields match everything.
+struct TuningQuery {
+  std::string spec_family{}, shape_json{}, device{}, session{}, candidate_key{}, status{};
 };
 
 struct ImportResult {
@@ -95,6 +103,7 @@ struct ImportResult {
   // NVRTC (they could never be looked up here) or altered. Skipped.
   long long wrong_key = 0;
   long long tuning_records = 0, profiles = 0;   // added (existing ones are kept)
+  long long tuning_sessions = 0;
 };
 
 class KernelStore {
@@ -147,6 +156,11 @@ class KernelStore {
   // Filters are ignored when empty; fastest first.
   std::vector<TuningRecord> tuning_records(const std::string& spec_family = "", const std::string& shape_json = "",
                                            const std::string& device = "");
+  std::vector<TuningRecord> tuning_records(const TuningQuery& query);   // fastest first
+  // Tuning sessions, by id (put replaces).
+  void put_tuning_session(TuningSession session);
+  std::optional<TuningSession> tuning_session(const std::string& id);
+  std::vector<TuningSession> tuning_sessions();   // oldest first
 
   // Cost profiles (JSON text), by name.
   void put_profile(const std::string& name, const std::string& json);

@@ -26,6 +26,10 @@ struct RuntimeOptions {
   // The shapejit-compile-worker executable the worker processes run; empty: found as
   // compile_worker_path() says.
   std::filesystem::path compile_worker;
+  // Tuning records (runtime/tuning): the GEMM calls of this runtime use the winners of the
+  // cache database's tuning sessions that hold for the device before the heuristic. false:
+  // always the heuristic.
+  bool use_tuning_records = true;
 };
 
 // The compile worker a Runtime with these options starts: options.compile_worker when set, else

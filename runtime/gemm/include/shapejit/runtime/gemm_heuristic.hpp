@@ -70,9 +70,25 @@ using GemmConfigOverride =
     std::function<std::optional<GemmConfig>(const GemmProblem&, const DeviceInfo&)>;
 void set_gemm_config_override(GemmConfigOverride hook);
 
-// What a call uses: the override or the heuristic, for the problem with M at its bucket's
-// upper end. Throws Error(invalid_argument) when an override gives an invalid config.
-GemmConfig choose_gemm_config(const GemmProblem& problem, const DeviceInfo& device);
+// What a call uses: the config forced on this thread (ForcedGemmConfig), else the override
+// (unless use_override is false: a Runtime with tuning records off), else the heuristic, for
+// the problem with M at its bucket's upper end. Throws Error(invalid_argument) when a forced or
+// overriding config is invalid for the problem.
+GemmConfig choose_gemm_config(const GemmProblem& problem, const DeviceInfo& device, bool use_override = true);
+
+// For the tuner's measurements: while alive, GEMM calls on this thread use `config` (checked by
+// gemm_config_valid against each call's problem).
+class ForcedGemmConfig {
+ public:
+  explicit ForcedGemmConfig(const GemmConfig& config);
+  ~ForcedGemmConfig();
+  ForcedGemmConfig(const ForcedGemmConfig&) = delete;
+  ForcedGemmConfig& operator=(const ForcedGemmConfig&) = delete;
+
+ private:
+  const GemmConfig* previous_;
+  GemmConfig config_;
+};
 
 // Whether a config can run the problem on the device; *why names the broken rule.
 bool gemm_config_valid(const GemmProblem& problem, const GemmConfig& config,

@@ -1,0 +1,328 @@
+// The GPU measuring step for GEMM candidates: a reference check on fresh random inputs (output
+// poisoned first), then CUDA-event timing with warm-up and an L2 flush before every run, or
+// one CUDA-graph launch per run for decode-sized shapes when asked. Runs each candidate through
+// the public front end with its config forced (ForcedGemmConfig), so what is timed is exactly
+// what a call with a winning record runs.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+
+#include "gemm_tuning.hpp"
+#include "shapejit/error.hpp"
+#include "shapejit/runtime/device_buffer.hpp"
+#include "shapejit/runtime/driver_api.hpp"
+#include "shapejit/runtime/gemm.hpp"
+#include "shapejit/runtime/host_numerics.hpp"
+#include "shapejit/runtime/tuning_records.hpp"
+#include "shapejit/runtime/tuning_session.hpp"
+
+namespace shapejit::runtime::tuning {
+namespace {
+
+// NOTES: 1 − 2Σxy/Σ(x²+y²) below 1e-3 is the GEMM GPU tests' bound: the BF16 rounding of the
+// output alone gives ~1e-5, a wrong tile, scale or missed K block gives > 1e-2.
+constexpr double kMaxDiff = 1e-3;
+constexpr double kReferenceMacs = 2e8;   // host work per check: sampled rows, all columns
+constexpr std::size_t kFlushBytes = 256u << 20;
+constexpr int kGraphMaxM = 128;          // decode-sized: timed as a graph launch when asked
+
+double calc_diff(const std::vector<double>& x, const std::vector<double>& y) {
+  double xy = 0, xx_yy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    xy += x[i] * y[i];
+    xx_yy += x[i] * x[i] + y[i] * y[i];
+  }
+  return xx_yy == 0 ? 0.0 : 1.0 - 2.0 * xy / xx_yy;
+}
+
+// Operands of one problem on the device, with their host copies for the reference.
+struct Operands {
+  GemmProblem p;
+  DeviceBuffer a, b, d, sa, sb, flush;
+  std::vector<std::uint8_t> ha8, hb8;
+  std::vector<std::uint16_t> ha16, hb16;
+  std::vector<float> hsa, hsb;
+  std::int64_t sa_stride = 0;
+};
+
+std::uint8_t random_e4m3(std::mt19937_64& rng) {
+  std::uint8_t v = static_cast<std::uint8_t>(rng());
+  return (v & 0x7f) == 0x7f ? static_cast<std::uint8_t>(v ^ 1) : v;   // never NaN
+}
+
+std::unique_ptr<Operands> make_operands(const GemmProblem& p, std::mt19937_64& rng) {
+  auto o = std::make_unique<Operands>();
+  o->p = p;
+  const std::size_t m = static_cast<std::size_t>(p.m), n = static_cast<std::size_t>(p.n), k = static_cast<std::size_t>(p.k);
+  std::uniform_real_distribution<float> scale(0.25f, 2.0f);
+  if (p.kind == GemmKind::fp8_1d2d) {
+    o->ha8.resize(m * k);
+    o->hb8.resize(n * k);
+    for (auto& x : o->ha8) x = random_e4m3(rng);
+    for (auto& x : o->hb8) x = random_e4m3(rng);
+    o->sa_stride = static_cast<std::int64_t>((m + 3) / 4 * 4);
+    o->hsa.resize(k / 128 * static_cast<std::size_t>(o->sa_stride));
+    o->hsb.resize((n + 127) / 128 * (k / 128));
+    for (auto& x : o->hsa) x = scale(rng);
+    for (auto& x : o->hsb) x = scale(rng);
+    o->a = DeviceBuffer(o->ha8.size());
+    o->b = DeviceBuffer(o->hb8.size());
+    o->sa = DeviceBuffer(o->hsa.size() * 4);
+    o->sb = DeviceBuffer(o->hsb.size() * 4);
+    o->a.upload(o->ha8);
+    o->b.upload(o->hb8);
+    o->sa.upload(o->hsa);
+    o->sb.upload(o->hsb);
+  } else {
+    o->ha16.resize(m * k);
+    o->hb16.resize(n * k);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (auto& x : o->ha16) x = float_to_bf16(u(rng));
+    for (auto& x : o->hb16) x = float_to_bf16(u(rng));
+    o->a = DeviceBuffer(o->ha16.size() * 2);
+    o->b = DeviceBuffer(o->hb16.size() * 2);
+    o->a.upload(o->ha16);
+    o->b.upload(o->hb16);
+  }
+  o->d = DeviceBuffer(m * n * (p.kind == GemmKind::bf16 && p.out_fp32 ? 4 : 2));
+  o->flush = DeviceBuffer(kFlushBytes);
+  return o;
+}
+
+void run(const Operands& o, CUstream stream, Runtime& runtime) {
+  if (o.p.kind == GemmKind::fp8_1d2d) {
+    GemmFp8Args g;
+    g.a = o.a.ptr(); g.b = o.b.ptr(); g.a_scales = o.sa.ptr(); g.b_scales = o.sb.ptr(); g.d = o.d.ptr();
+    g.m = o.p.m; g.n = o.p.n; g.k = o.p.k;
+    gemm_fp8_nt(g, stream, runtime);
+  } else {
+    GemmBf16Args g;
+    g.a = o.a.ptr(); g.b = o.b.ptr(); g.d = o.d.ptr();
+    g.m = o.p.m; g.n = o.p.n; g.k = o.p.k;
+    if (o.p.out_fp32) g.d_dtype = DType::f32;
+    gemm_bf16_nt(g, stream, runtime);
+  }
+}
+
+// The reference for the sampled rows (all columns) in float64 and what the kernel wrote there.
+double check_rows(const Operands& o, std::mt19937_64& rng) {
+  const GemmProblem& p = o.p;
+  const int max_rows = std::clamp(static_cast<int>(kReferenceMacs / (static_cast<double>(p.n) * p.k)), 2, 64);
+  std::vector<int> rows{0, p.m - 1};
+  std::uniform_int_distribution<int> pick(0, p.m - 1);
+  while (static_cast<int>(rows.size()) < std::min(max_rows, p.m)) rows.push_back(pick(rng));
+  const bool f32 = p.kind == GemmKind::bf16 && p.out_fp32;
+  const std::size_t out_bytes = f32 ? 4 : 2;
+  std::vector<std::uint8_t> d(o.d.bytes());
+  o.d.download(d.data(), d.size());
+  std::vector<double> ref, got;
+  const int kb_count = p.k / 128;
+  for (int r : rows) {
+    for (int j = 0; j < p.n; ++j) {
+      double acc = 0;
+      if (p.kind == GemmKind::fp8_1d2d) {
+        for (int kb = 0; kb < kb_count; ++kb) {
+          double part = 0;
+          for (int kk = kb * 128; kk < kb * 128 + 128; ++kk)
+            part += static_cast<double>(e4m3_to_float(o.ha8[static_cast<std::size_t>(r) * p.k + kk])) *
+                    e4m3_to_float(o.hb8[static_cast<std::size_t>(j) * p.k + kk]);
+          acc += part * o.hsa[static_cast<std::size_t>(kb) * o.sa_stride + r] *
+                 o.hsb[static_cast<std::size_t>(j / 128) * kb_count + kb];
+        }
+      } else {
+        for (int kk = 0; kk < p.k; ++kk)
+          acc += static_cast<double>(bf16_to_float(o.ha16[static_cast<std::size_t>(r) * p.k + kk])) *
+                 bf16_to_float(o.hb16[static_cast<std::size_t>(j) * p.k + kk]);
+      }
+      ref.push_back(acc);
+      const std::size_t at = (static_cast<std::size_t>(r) * p.n + j) * out_bytes;
+      if (f32) {
+        float v;
+        std::memcpy(&v, &d[at], 4);
+        got.push_back(v);
+      } else {
+        std::uint16_t v;
+        std::memcpy(&v, &d[at], 2);
+        got.push_back(bf16_to_float(v));
+      }
+    }
+  }
+  return calc_diff(ref, got);
+}
+
+class GemmGpuMeasurer final : public Measurer {
+ public:
+  GemmGpuMeasurer(Runtime& runtime, const GpuMeasureOptions& options)
+      : runtime_(runtime), options_(options), rng_(std::random_device{}()) {}
+  ~GemmGpuMeasurer() override {
+    if (begin_) driver().cuEventDestroy(begin_);
+    if (end_) driver().cuEventDestroy(end_);
+    if (stream_) driver().cuStreamDestroy(stream_);
+  }
+
+  std::string unavailable() override {
+    std::string why;
+    if (!driver_available(&why)) return "no GPU: " + why;
+    const DeviceInfo& d = current_device();
+    if (d.cc_major != 9 || d.cc_minor != 0)
+      return "the GEMM kernels need an sm_90 GPU; this one (" + d.name + ") is sm_" + std::to_string(d.cc_major) +
+             std::to_string(d.cc_minor);
+    return {};
+  }
+
+  std::string unsupported(const Candidate& c) override {
+    if (c.op != "gemm_fp8" && c.op != "gemm_bf16")
+      return "the GPU measuring step of this build times gemm_fp8 and gemm_bf16 only";
+    return {};
+  }
+
+  std::string check(const Candidate& c) override {
+    // Fresh random inputs for every check; the output poisoned (0xFF: NaN in BF16 and FP32).
+    const GemmProblem p = problem(c);
+    std::unique_ptr<Operands> o = make_operands(p, rng_);
+    o->d.fill_bytes(0xFF);
+    try {
+      const ForcedGemmConfig forced = force(c, p);
+      run(*o, nullptr, runtime_);
+      SHAPEJIT_CU(driver().cuCtxSynchronize());
+    } catch (const Error& e) {
+      return std::string("launch failed: ") + e.what();
+    }
+    const double diff = check_rows(*o, rng_);
+    if (!(diff < kMaxDiff)) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "diff %.3g against the float64 reference (bound %.0e)", diff, kMaxDiff);
+      return buf;
+    }
+    return {};
+  }
+
+  Measurement measure(const Candidate& c, int runs) override {
+    std::vector<double> us;
+    Timed t = prepare(c);
+    for (int i = 0; i < options_.warmup; ++i) t.launch();
+    for (int i = 0; i < runs; ++i) us.push_back(t.once(i));
+    return summarize(us);
+  }
+
+  std::vector<Measurement> measure_interleaved(const std::vector<const Candidate*>& cs, int runs) override {
+    std::vector<Timed> timed;
+    for (const Candidate* c : cs) timed.push_back(prepare(*c));
+    std::vector<std::vector<double>> us(cs.size());
+    for (Timed& t : timed)
+      for (int i = 0; i < options_.warmup; ++i) t.launch();
+    for (int r = 0; r < runs; ++r)
+      for (std::size_t i = 0; i < timed.size(); ++i) us[i].push_back(timed[i].once(r));
+    std::vector<Measurement> out;
+    for (auto& v : us) out.push_back(summarize(v));
+    return out;
+  }
+
+ private:
+  // One candidate ready to time: its operands (shared per problem), its config, and a graph
+  // when decode-sized shapes are timed as graphs.
+  struct Timed {
+    GemmGpuMeasurer* self;
+    Operands* o;
+    GemmConfig config;
+    std::shared_ptr<CUgraphExec_st> graph;
+    void launch() {
+      if (graph) {
+        SHAPEJIT_CU(driver().cuGraphLaunch(graph.get(), self->stream_));
+      } else {
+        const ForcedGemmConfig forced(config);
+        run(*o, self->stream_, self->runtime_);
+      }
+    }
+    double once(int round) {
+      const DriverApi& d = driver();
+      SHAPEJIT_CU(d.cuMemsetD8Async(o->flush.ptr(), static_cast<unsigned char>(round), o->flush.bytes(), self->stream_));
+      SHAPEJIT_CU(d.cuEventRecord(self->begin_, self->stream_));
+      launch();
+      SHAPEJIT_CU(d.cuEventRecord(self->end_, self->stream_));
+      SHAPEJIT_CU(d.cuEventSynchronize(self->end_));
+      float ms = 0;
+      SHAPEJIT_CU(d.cuEventElapsedTime(&ms, self->begin_, self->end_));
+      return ms * 1000.0;
+    }
+  };
+
+  GemmProblem problem(const Candidate& c) {
+    return detail::gemm_problem(c.op, c.shape_json, current_device());
+  }
+  ForcedGemmConfig force(const Candidate& c, const GemmProblem& p) {
+    cache::TuningRecord r;
+    r.config_json = c.config_json;
+    const std::optional<GemmConfig> config = gemm_config_of(r, p);
+    if (!config) fail(Errc::invalid_argument, "tune: candidate config does not parse: " + c.config_json);
+    return ForcedGemmConfig(*config);
+  }
+
+  Timed prepare(const Candidate& c) {
+    const DriverApi& d = driver();
+    if (!stream_) {
+      SHAPEJIT_CU(d.cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING));
+      SHAPEJIT_CU(d.cuEventCreate(&begin_, CU_EVENT_DEFAULT));
+      SHAPEJIT_CU(d.cuEventCreate(&end_, CU_EVENT_DEFAULT));
+    }
+    const GemmProblem p = problem(c);
+    const std::string key = c.op + c.shape_json;
+    if (!operands_.count(key)) {
+      operands_.clear();   // one problem's buffers at a time
+      operands_[key] = make_operands(p, rng_);
+    }
+    cache::TuningRecord r;
+    r.config_json = c.config_json;
+    Timed t{this, operands_[key].get(), *gemm_config_of(r, p), nullptr};
+    {
+      const ForcedGemmConfig forced(t.config);
+      run(*t.o, stream_, runtime_);   // loads the kernel outside any capture
+    }
+    SHAPEJIT_CU(d.cuStreamSynchronize(stream_));
+    if (options_.cuda_graph && p.m <= kGraphMaxM) {
+      CUgraph graph = nullptr;
+      SHAPEJIT_CU(d.cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+      {
+        const ForcedGemmConfig forced(t.config);
+        run(*t.o, stream_, runtime_);
+      }
+      SHAPEJIT_CU(d.cuStreamEndCapture(stream_, &graph));
+      CUgraphExec exec = nullptr;
+      const CUresult rc = d.cuGraphInstantiate(&exec, graph, 0);
+      d.cuGraphDestroy(graph);
+      SHAPEJIT_CU(rc);
+      t.graph = std::shared_ptr<CUgraphExec_st>(exec, [](CUgraphExec e) { driver().cuGraphExecDestroy(e); });
+    }
+    return t;
+  }
+
+  static Measurement summarize(std::vector<double> us) {
+    Measurement m;
+    m.runs = static_cast<int>(us.size());
+    if (us.empty()) return m;
+    std::sort(us.begin(), us.end());
+    m.median_us = us[us.size() / 2];
+    // The spread of the middle half: robust to the odd preempted run.
+    m.spread_us = us[us.size() * 3 / 4] - us[us.size() / 4];
+    return m;
+  }
+
+  Runtime& runtime_;
+  GpuMeasureOptions options_;
+  std::mt19937_64 rng_;
+  CUstream stream_ = nullptr;
+  CUevent begin_ = nullptr, end_ = nullptr;
+  std::map<std::string, std::unique_ptr<Operands>> operands_;
+};
+
+}  // namespace
+
+std::unique_ptr<Measurer> make_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options) {
+  return std::make_unique<GemmGpuMeasurer>(runtime, options);
+}
+
+}  // namespace shapejit::runtime::tuning

@@ -1,0 +1,52 @@
+#pragma once
+// Reading tuning records back: sessions and their records for people and scripts, and the
+// winners that hold for a device, which the runtime consults before its heuristics.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shapejit/cache/kernel_store.hpp"
+#include "shapejit/runtime/device.hpp"
+#include "shapejit/runtime/gemm_heuristic.hpp"
+
+namespace shapejit::runtime::tuning {
+
+// Sessions, oldest first, and the records one session wrote (by shape, then fastest first).
+std::vector<cache::TuningSession> list_sessions(cache::KernelStore& store);
+std::vector<cache::TuningRecord> session_records(cache::KernelStore& store, const std::string& id);
+
+// Why a winner record does not apply to a device (keys of RecordSelection::ignored).
+inline constexpr const char* kIgnoredDevice = "other device";
+inline constexpr const char* kIgnoredSms = "other SM count";
+inline constexpr const char* kIgnoredArch = "other arch";
+inline constexpr const char* kIgnoredDriver = "other driver";
+inline constexpr const char* kIgnoredNvrtc = "other NVRTC";
+inline constexpr const char* kIgnoredDefinition = "other kernel definition";
+inline constexpr const char* kIgnoredUnknownOp = "op not tunable in this build";
+
+// The winners that hold for `target`, newest per (op, shape), and why the others do not.
+struct RecordSelection {
+  std::map<std::string, cache::TuningRecord> winners;   // by op + "\n" + shape_json
+  std::map<std::string, long long> ignored;             // reason → records
+  long long baseline_winners = 0;                       // the heuristic's pick won: nothing to change
+};
+// Why `record` does not hold for `target`; empty when it does.
+std::string mismatch(const cache::TuningRecord& record, const DeviceInfo& target);
+RecordSelection select_records(const std::vector<cache::TuningRecord>& winners, const DeviceInfo& target);
+RecordSelection select_records(cache::KernelStore& store, const DeviceInfo& target);
+
+// GEMM: the shape text a problem is recorded under (M at its bucket), the op it belongs to,
+// and a record's config as a GemmConfig (nullopt when the record does not parse).
+std::string gemm_shape_json(const GemmProblem& problem);
+std::string gemm_op(const GemmProblem& problem);
+std::optional<GemmConfig> gemm_config_of(const cache::TuningRecord& record, const GemmProblem& problem);
+
+// The GEMM config a winner gives the problem on the device (nullopt: use the heuristic).
+std::optional<GemmConfig> tuned_gemm_config(const std::vector<cache::TuningRecord>& winners,
+                                            const GemmProblem& problem, const DeviceInfo& device);
+// Makes the GEMM calls consult `store`'s winners before the heuristic (set_gemm_config_override);
+// returns how many winner records were found (0: the override is left as it was).
+long long use_tuned_gemm_configs(cache::KernelStore& store);
+
+}  // namespace shapejit::runtime::tuning

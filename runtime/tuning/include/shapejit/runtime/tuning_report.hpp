@@ -1,0 +1,17 @@
+#pragma once
+// A session's results per shape: every measured candidate, the baseline and the winner with
+// its speed-up over the heuristic, as JSON for scripts and as an SVG chart for people.
+#include <string>
+#include <vector>
+
+#include "shapejit/cache/kernel_record.hpp"
+
+namespace shapejit::runtime::tuning {
+
+// {"session": id, "shapes": [{"op","shape","baseline_us","winner_us","speedup","candidates":[...]}]}
+std::string report_json(const std::string& session, const std::vector<cache::TuningRecord>& records);
+// One row per shape: a bar per measured candidate (time relative to the baseline), the
+// baseline and winner marked, the speed-up written beside. Self-contained SVG text.
+std::string report_svg(const std::string& session, const std::vector<cache::TuningRecord>& records);
+
+}  // namespace shapejit::runtime::tuning

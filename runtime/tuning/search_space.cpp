@@ -1,0 +1,49 @@
+// The tunable ops of this build and their search spaces.
+#include <nlohmann/json.hpp>
+
+#include "gemm_tuning.hpp"
+#include "shapejit/error.hpp"
+#include "shapejit/runtime/op_registry.hpp"
+#include "shapejit/runtime/tuning_space.hpp"
+
+namespace shapejit::runtime::tuning {
+
+std::vector<TunableOp> tunable_ops() {
+  constexpr const char* kGemm =
+      "BLOCK_M, BLOCK_N, stages, multicast and its operand, output swizzle, SMs used";
+  return {{"gemm_fp8", kGemm},
+          {"gemm_bf16", kGemm},
+          {"gemm_fp8_grouped_contiguous", kGemm},
+          {"gemm_fp8_grouped_masked", kGemm}};
+}
+
+bool is_tunable(std::string_view op) {
+  for (const TunableOp& t : tunable_ops())
+    if (t.op == op) return true;
+  return false;
+}
+
+namespace {
+
+[[noreturn]] void not_tunable(const std::string& op) {
+  std::string names;
+  for (const TunableOp& t : tunable_ops()) names += (names.empty() ? "" : ", ") + std::string(t.op);
+  fail(Errc::invalid_argument, "tune: op '" + op + "' has no search space in this build (tunable: " + names + ")");
+}
+
+}  // namespace
+
+SearchSpace search_space(const std::string& op, const std::string& shape_json, const DeviceInfo& target,
+                         const SpaceOptions& options) {
+  if (detail::is_gemm_op(op)) return detail::gemm_search_space(op, shape_json, target, options);
+  not_tunable(op);
+}
+
+std::vector<std::string> deepseek_v3_shapes(const std::string& op) {
+  if (!is_tunable(op)) not_tunable(op);
+  std::vector<std::string> out;
+  for (const nlohmann::json& s : find_op_family(op).deepseek_v3_shapes()) out.push_back(s.dump());
+  return out;
+}
+
+}  // namespace shapejit::runtime::tuning

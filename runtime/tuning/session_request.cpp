@@ -1,0 +1,88 @@
+// A session's request as JSON (stored with the session, so --resume needs nothing else), and
+// the shapes it names.
+#include <nlohmann/json.hpp>
+
+#include "session_shapes.hpp"
+#include "shapejit/error.hpp"
+#include "shapejit/runtime/tuning_session.hpp"
+
+namespace shapejit::runtime::tuning {
+
+std::string request_to_json(const SessionRequest& r) {
+  return nlohmann::json{{"ops", r.ops},
+                        {"model", r.model},
+                        {"manifest", r.manifest_json},
+                        {"budget_s", r.budget_s},
+                        {"max_candidates", r.space.max_candidates},
+                        {"sm_counts", r.space.sm_counts},
+                        {"wide", r.space.wide},
+                        {"finalists", r.finalists},
+                        {"runs", r.runs},
+                        {"early_stop_ratio", r.early_stop_ratio}}
+      .dump();
+}
+
+SessionRequest request_from_json(const std::string& text) {
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    SessionRequest r;
+    r.ops = j.at("ops").get<std::vector<std::string>>();
+    r.model = j.at("model").get<std::string>();
+    r.manifest_json = j.at("manifest").get<std::string>();
+    r.budget_s = j.at("budget_s").get<double>();
+    r.space.max_candidates = j.at("max_candidates").get<int>();
+    r.space.sm_counts = j.at("sm_counts").get<std::vector<int>>();
+    r.space.wide = j.at("wide").get<bool>();
+    r.finalists = j.at("finalists").get<int>();
+    r.runs = j.at("runs").get<int>();
+    r.early_stop_ratio = j.at("early_stop_ratio").get<double>();
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    fail(Errc::invalid_argument, std::string("tune: the stored session request does not parse: ") + e.what());
+  }
+}
+
+namespace detail {
+
+std::vector<std::pair<std::string, std::string>> requested_shapes(const SessionRequest& r, DeviceInfo* target) {
+  std::vector<std::string> ops = r.ops;
+  if (ops.empty())
+    for (const TunableOp& t : tunable_ops()) ops.emplace_back(t.op);
+  for (const std::string& op : ops)
+    if (!is_tunable(op)) search_space(op, "{}", *target);   // throws naming the tunable ops
+  auto wanted = [&](const std::string& op) {
+    for (const std::string& o : ops)
+      if (o == op) return true;
+    return false;
+  };
+  std::vector<std::pair<std::string, std::string>> shapes;
+  if (!r.manifest_json.empty()) {
+    nlohmann::json m;
+    try {
+      m = nlohmann::json::parse(r.manifest_json);
+    } catch (const nlohmann::json::exception& e) {
+      fail(Errc::invalid_argument, std::string("tune: the manifest is not JSON: ") + e.what());
+    }
+    if (!m.is_object() || !m.contains("kernels") || !m["kernels"].is_array())
+      fail(Errc::invalid_argument, "tune: the manifest needs a \"kernels\" array");
+    if (m.contains("target") && m["target"].is_object()) {
+      const nlohmann::json& t = m["target"];
+      if (t.contains("arch") && t["arch"].is_string()) target->arch = t["arch"].get<std::string>();
+      if (t.contains("num_sms") && t["num_sms"].is_number_integer()) target->num_sms = t["num_sms"].get<int>();
+    }
+    for (const nlohmann::json& e : m["kernels"]) {
+      if (!e.is_object() || !e.contains("op") || !e["op"].is_string()) continue;   // raw specs are not tuned
+      const std::string op = e["op"].get<std::string>();
+      if (wanted(op) && is_tunable(op)) shapes.emplace_back(op, e.dump());
+    }
+  } else if (r.model == "deepseek-v3") {
+    for (const std::string& op : ops)
+      for (const std::string& s : deepseek_v3_shapes(op)) shapes.emplace_back(op, s);
+  } else {
+    fail(Errc::invalid_argument, "tune: a session needs a model (deepseek-v3) or a manifest");
+  }
+  return shapes;
+}
+
+}  // namespace detail
+}  // namespace shapejit::runtime::tuning

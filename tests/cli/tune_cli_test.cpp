@@ -1,0 +1,81 @@
+// `shapejit tune` end to end on a machine without a GPU: the CPU phase compiles and records
+// every candidate, the command exits 1 saying why nothing was measured, and ls/show/report
+// read the session back. (Without a GPU nothing is timed; see tests/tuning for the session
+// logic with an injected measurer.)
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "cli_run.hpp"
+#include "shapejit/runtime/driver_api.hpp"
+
+using namespace shapejit::testing;
+
+TEST(TuneCli, WithoutAGpuTheCpuPhaseIsRecordedAndTheCommandSaysWhyNothingWasMeasured) {
+  if (shapejit::runtime::driver_available()) GTEST_SKIP() << "a GPU is present: the session would measure";
+  const auto dir = fresh_dir("tune");
+  const std::string db = (dir / "k.db").string();
+  {
+    std::ofstream m(dir / "m.json");
+    m << R"({"kernels":[{"op":"gemm_fp8","m":128,"n":7168,"k":2048},{"spec":"quant/per_token_group_quant<512,128,256>@sm_90a"}]})";
+  }
+  const CliRun run = run_cli("tune --manifest " + (dir / "m.json").string() + " --max-candidates 2 --json --cache " + db);
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_NE(run.out.find("nothing was measured"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("no GPU"), std::string::npos) << run.out;
+  const auto pos = run.out.find("{\"");
+  ASSERT_NE(pos, std::string::npos) << run.out;
+  const auto summary = nlohmann::json::parse(run.out.substr(pos, run.out.find('\n', pos) - pos));
+  EXPECT_EQ(summary["state"], "cpu_only");
+  EXPECT_EQ(summary["shapes"], 1);
+  EXPECT_EQ(summary["candidates"], 2);
+  EXPECT_EQ(summary["compiled"].get<int>() + summary["pruned"].get<int>(), 2);
+  const std::string id = summary["session"];
+
+  const CliRun ls = run_cli("tune ls --json --cache " + db);
+  ASSERT_EQ(ls.exit_code, 0) << ls.out;
+  const auto sessions = last_json_line(ls.out);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0]["id"], id);
+  EXPECT_EQ(sessions[0]["state"], "cpu_only");
+
+  const CliRun show = run_cli("tune show " + id + " --json --cache " + db);
+  ASSERT_EQ(show.exit_code, 0) << show.out;
+  const auto s = last_json_line(show.out);
+  ASSERT_EQ(s["records"].size(), 2u);
+  for (const auto& r : s["records"]) {
+    EXPECT_TRUE(r["status"] == "unmeasured" || r["status"] == "pruned") << r.dump();
+    EXPECT_EQ(r["median_us"], 0.0);
+  }
+
+  // Resuming without a GPU redoes nothing and still exits 1.
+  const CliRun again = run_cli("tune --resume " + id + " --json --cache " + db);
+  EXPECT_EQ(again.exit_code, 1) << again.out;
+  const auto a = nlohmann::json::parse(again.out.substr(again.out.find("{\""), again.out.find('\n', again.out.find("{\"")) - again.out.find("{\"")));
+  EXPECT_EQ(a["already_recorded"], 2);
+  EXPECT_EQ(a["compiled"], 0);
+
+  const CliRun report = run_cli("tune report " + id + " --svg " + (dir / "r.svg").string() + " --cache " + db);
+  EXPECT_EQ(report.exit_code, 0) << report.out;
+  EXPECT_TRUE(std::filesystem::exists(dir / "r.svg"));
+
+  const CliRun stats = run_cli("cache stats --json --cache " + db);
+  ASSERT_EQ(stats.exit_code, 0) << stats.out;
+  EXPECT_EQ(last_json_line(stats.out)["tuning"]["winners_usable"], 0);
+}
+
+TEST(TuneCli, BadInputIsExitTwoNamingTheProblem) {
+  const auto dir = fresh_dir("tune-bad");
+  const std::string db = (dir / "k.db").string();
+  CliRun r = run_cli("tune --model deepseek-v3 --ops gemm_fp8 --budget 5parsecs --cache " + db);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("--budget"), std::string::npos) << r.out;
+  r = run_cli("tune --model deepseek-v3 --ops mla_decode --cache " + db);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("no search space"), std::string::npos) << r.out;
+  r = run_cli("tune --resume nope --cache " + db);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("no session 'nope'"), std::string::npos) << r.out;
+  r = run_cli("tune --cache " + db);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+}

@@ -1,0 +1,42 @@
+// On a GPU: a two-shape FP8 GEMM session end to end with the real measuring step (reference
+// check, timing, finalists against the baseline), and the runtime then running the winners.
+// Skips with the reason where there is no GPU.
+#include <gtest/gtest.h>
+
+#include "shapejit/runtime/runtime.hpp"
+#include "support/gpu_test.hpp"
+#include "tuning_test_util.hpp"
+
+using namespace shapejit;
+using namespace shapejit::runtime;
+using namespace shapejit::runtime::tuning;
+
+TEST(TuningGpu, TwoShapeSessionEndToEnd) {
+  SHAPEJIT_REQUIRE_GPU();
+  const auto dir = tuning_test::fresh_dir("gpu");
+  RuntimeOptions ro;
+  ro.cache_path = dir / "k.db";
+  ro.use_tuning_records = false;
+  Runtime rt(ro);
+  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
+  ASSERT_EQ(m->unavailable(), "");
+  SessionRequest req;
+  req.ops = {"gemm_fp8"};
+  req.manifest_json = tuning_test::two_shapes();
+  req.space.max_candidates = 4;
+  req.runs = 10;
+  SessionOptions o;
+  o.runtime = &rt;
+  o.measurer = m.get();
+  const SessionResult r = run_session(store, req, rt.target(current_device()), o);
+  EXPECT_EQ(r.state, "complete");
+  EXPECT_EQ(r.rejected, 0) << "every candidate of the definitions computes the right result";
+  EXPECT_EQ(r.winners, 2);
+  for (const auto& rec : session_records(store, r.id))
+    if (rec.status == cache::kTuningMeasured) {
+      EXPECT_GT(rec.time_us, 0.0);
+    }
+  const RecordSelection sel = select_records(store, rt.target(current_device()));
+  EXPECT_EQ(sel.winners.size(), 2u);
+}
