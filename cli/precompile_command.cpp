@@ -16,7 +16,6 @@
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/runtime/precompile.hpp"
 #include "shapejit/runtime/runtime.hpp"
-#include "shapejit/runtime/tuning_records.hpp"
 
 namespace shapejit::cli {
 namespace {
@@ -69,16 +68,13 @@ void run_precompile(const PrecompileArgs& a) {
   // A mistyped --arch is bad input (exit 2), not 84 failed compiles.
   if (!a.arch.empty()) jit::check_arch(a.arch);
   Target target = choose_target(a);
-  const std::filesystem::path cache_file =
-      a.cache.empty() ? runtime::default_cache_path() : std::filesystem::path(a.cache);
-  {
-    // The GEMM specs are the ones calls will load: tuned winners of this database first.
-    cache::StoreOptions o;
-    o.create = false;
-    o.on_bypass = [](const std::string&) {};
-    cache::KernelStore store(cache_file, o);
-    if (store.persistent()) runtime::tuning::use_tuned_gemm_configs(store);
-  }
+  runtime::PrecompileOptions options;
+  options.runtime.cache_path = a.cache.empty() ? runtime::default_cache_path() : std::filesystem::path(a.cache);
+  options.runtime.jobs = a.jobs;
+  options.runtime.compile_in_process = a.in_process;
+  options.runtime.compile_timeout_s = a.timeout_s;
+  // The GEMM specs are the ones calls will load: tuned winners of this database first.
+  runtime::apply_tuning_records(options.runtime);
   std::vector<jit::KernelSpec> specs;
   if (!a.manifest.empty()) {
     runtime::Manifest m = runtime::load_manifest(a.manifest, target.device);
@@ -90,11 +86,6 @@ void run_precompile(const PrecompileArgs& a) {
     specs = runtime::model_kernel_set(a.model, target.device);
   }
 
-  runtime::PrecompileOptions options;
-  options.runtime.cache_path = cache_file;
-  options.runtime.jobs = a.jobs;
-  options.runtime.compile_in_process = a.in_process;
-  options.runtime.compile_timeout_s = a.timeout_s;
   ProgressBar bar(static_cast<long long>(specs.size()), !a.json && stderr_is_terminal());
   options.on_progress = [&bar](std::size_t done, std::size_t, const jit::KernelSpec& spec) {
     bar.update(static_cast<long long>(done), jit::describe_spec(spec));

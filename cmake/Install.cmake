@@ -47,14 +47,17 @@ foreach(header IN LISTS shapejit_internal_headers)
   string(REPLACE "." "\\." header_regex "/shapejit/${header}$")
   list(APPEND header_excludes REGEX ${header_regex} EXCLUDE)
 endforeach()
-set(include_roots . jit/error jit cache runtime planner comm)
-foreach(family IN LISTS SHAPEJIT_FAMILIES)
-  list(APPEND include_roots runtime/${family})
+# The include/ folders of the umbrella header and of every layer and its sub-folders (families,
+# tuning, ...), found rather than listed so a new sub-folder's headers are installed too.
+set(include_roots ${PROJECT_SOURCE_DIR}/include)
+foreach(layer jit cache runtime planner comm)
+  file(GLOB layer_roots LIST_DIRECTORIES true ${PROJECT_SOURCE_DIR}/${layer}/include
+       ${PROJECT_SOURCE_DIR}/${layer}/*/include)
+  list(APPEND include_roots ${layer_roots})
 endforeach()
 foreach(root IN LISTS include_roots)
-  if(EXISTS ${PROJECT_SOURCE_DIR}/${root}/include/shapejit)
-    install(DIRECTORY ${PROJECT_SOURCE_DIR}/${root}/include/shapejit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-            ${header_excludes})
+  if(IS_DIRECTORY ${root}/shapejit)
+    install(DIRECTORY ${root}/shapejit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} ${header_excludes})
   endif()
 endforeach()
 

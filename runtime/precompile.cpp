@@ -10,6 +10,7 @@
 #include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/op_registry.hpp"
+#include "shapejit/runtime/tuning_records.hpp"
 #include "shapejit/runtime/work_loop.hpp"
 
 namespace shapejit::runtime {
@@ -99,6 +100,26 @@ PrecompileResult precompile(const std::vector<jit::KernelSpec>& specs, const Pre
 
 PrecompileResult precompile(const Manifest& manifest, const PrecompileOptions& options) {
   return precompile(manifest.specs, options);
+}
+
+long long apply_tuning_records(const RuntimeOptions& options) {
+  if (!options.use_cache || !options.use_tuning_records) return 0;
+  cache::StoreOptions o;
+  o.create = false;
+  o.on_bypass = [](const std::string&) {};   // no database yet: nothing tuned
+  cache::KernelStore store(options.cache_path.empty() ? default_cache_path() : options.cache_path, o);
+  return store.persistent() ? tuning::use_tuned_gemm_configs(store) : 0;
+}
+
+PrecompileResult precompile_model(std::string_view model, const DeviceInfo& target, const PrecompileOptions& options) {
+  apply_tuning_records(options.runtime);
+  return precompile(model_kernel_set(model, target), options);
+}
+
+PrecompileResult precompile_manifest(const fs::path& manifest, const DeviceInfo& target,
+                                     const PrecompileOptions& options) {
+  apply_tuning_records(options.runtime);
+  return precompile(load_manifest(manifest, target), options);
 }
 
 std::vector<std::string> builtin_models() { return {"deepseek-v3"}; }

@@ -1,7 +1,7 @@
 #pragma once
 // Everything a host application uses, in one include: the runtime and its operators, the kernel
-// cache, precompilation and the planner. The compile worker, driver loading and other internals
-// are not part of the public headers (see README "Using the library").
+// cache, precompilation, tuning and the planner. The compile worker, driver loading and other
+// internals are not part of the public headers (see README "Using the library").
 #include "shapejit/error.hpp"
 
 #include "shapejit/jit/compile_key.hpp"
@@ -28,6 +28,7 @@
 #include "shapejit/runtime/mla.hpp"
 #include "shapejit/runtime/moe.hpp"
 #include "shapejit/runtime/quant.hpp"
+#include "shapejit/runtime/tuning.hpp"
 
 #include "shapejit/planner/cost_profile.hpp"
 #include "shapejit/planner/eplb.hpp"

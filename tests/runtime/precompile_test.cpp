@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 
@@ -73,11 +74,21 @@ TEST(Precompile, AFailingKernelIsReportedAndTheOthersGoOn) {
 }
 
 TEST(Precompile, ManifestAndModelKernelSets) {
+  const fs::path db = fresh_db("manifest");
   const Manifest m = parse_manifest(R"({"kernels": [{"op": "quant_fp8", "k": 512}]})", default_target_device(), "test");
-  const PrecompileResult r = precompile(m, opts(fresh_db("manifest")));
+  const PrecompileResult r = precompile(m, opts(db));
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(r.total, 1u);
   EXPECT_EQ(r.compiled, 1u);
+  // The same kernel from a manifest file: already there.
+  const fs::path file = db.parent_path() / "manifest.json";
+  std::ofstream(file) << R"({"kernels": [{"op": "quant_fp8", "k": 512}, {"op": "quant_fp8", "k": 1536}]})";
+  const PrecompileResult from_file = precompile_manifest(file, default_target_device(), opts(db));
+  EXPECT_TRUE(from_file.ok());
+  EXPECT_EQ(from_file.total, 2u);
+  EXPECT_EQ(from_file.cache_hits, 1u);
+  EXPECT_EQ(from_file.compiled, 1u);
+  EXPECT_THROW(precompile_model("llama", default_target_device(), opts(db)), Error);
 
   EXPECT_FALSE(model_kernel_set("deepseek-v3", default_target_device()).empty());
   try {

@@ -5,9 +5,8 @@
 //   shapejit::runtime::PrecompileOptions options;
 //   options.runtime.cache_path = "/var/cache/app/kernels.db";
 //   auto target = shapejit::runtime::default_target_device();          // or current_device()
-//   auto result = shapejit::runtime::precompile(
-//       shapejit::runtime::load_manifest("kernels.json", target), options);
-//   // or: precompile(model_kernel_set("deepseek-v3", target), options)
+//   auto result = shapejit::runtime::precompile_manifest("kernels.json", target, options);
+//   // or: precompile_model("deepseek-v3", target, options), or precompile(specs, options)
 //   if (!result.ok()) ...   // result.failures, result.not_stored
 #include <cstddef>
 #include <filesystem>
@@ -66,6 +65,21 @@ struct PrecompileResult {
 PrecompileResult precompile(const std::vector<jit::KernelSpec>& specs, const PrecompileOptions& options = {});
 // The kernels of a manifest (load_manifest / parse_manifest).
 PrecompileResult precompile(const Manifest& manifest, const PrecompileOptions& options = {});
+
+// The whole step for a built-in model or a manifest file, as `shapejit precompile` takes it:
+// apply_tuning_records(options.runtime), then the kernel list for `target` (a manifest's
+// "target" overrides its fields), then precompile(). Bad input (unknown model, bad manifest
+// entry) throws Error(invalid_argument) before anything is compiled.
+PrecompileResult precompile_model(std::string_view model, const DeviceInfo& target,
+                                  const PrecompileOptions& options = {});
+PrecompileResult precompile_manifest(const std::filesystem::path& manifest, const DeviceInfo& target,
+                                     const PrecompileOptions& options = {});
+
+// Makes the kernels that model_kernel_set() and load_manifest() choose the ones a Runtime with
+// these options will load: the GEMM configurations of the database's tuning winners before the
+// heuristic (when the database exists and options.use_tuning_records). Call it before building
+// a kernel list of your own. Returns how many tuning records are in use.
+long long apply_tuning_records(const RuntimeOptions& options);
 
 // The built-in kernel set of a model for a target device, deduplicated, in a stable order.
 // Throws Error(invalid_argument) for a model it does not know, naming the ones it knows.
