@@ -6,6 +6,10 @@
 #   lib/cmake/shapejit                          find_package(shapejit): shapejit::shapejit,
 #                                               shapejit::compile_worker
 include(CMakePackageConfigHelpers)
+if(SHAPEJIT_STATIC_DEPS)
+  message(FATAL_ERROR "SHAPEJIT_INSTALL needs SHAPEJIT_STATIC_DEPS=OFF: libshapejit.so links the shared "
+                      "SQLite (the static archive is not position-independent)")
+endif()
 
 # The shared library is made of the layers' objects (compiled once, position-independent) and
 # links their dependencies (NVRTC, SQLite, threads, libdl); the layers' archives add nothing.
