@@ -124,11 +124,11 @@ void run_tune(const TuneArgs& a) {
   options.compile_in_process = a.in_process;
   options.compile_timeout_s = a.timeout_s;
   options.use_tuning_records = false;   // candidates are forced; records must not steer them
+  options.num_sms = a.num_sms;           // the measured calls see the SMs the records are for
   runtime::Runtime rt(options);
   auto store = open_cache(options.cache_path, CacheAccess::create);
 
   tuning::GpuMeasureOptions mo;
-  mo.runs = a.runs;
   mo.cuda_graph = a.cuda_graph;
   std::unique_ptr<tuning::Measurer> measurer = tuning::make_gpu_measurer(rt, mo);
 

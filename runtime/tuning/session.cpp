@@ -280,6 +280,17 @@ void Session::measure_shape(const Shape& shape, Clock::time_point deadline) {
     ++result_.measured;
   };
 
+  // An op this measurer cannot time: every compiled candidate says so (resume retries them).
+  if (const std::string why = m.unsupported(cands[0]); !why.empty()) {
+    for (const Candidate& c : cands) {
+      const cache::TuningRecord* r = recorded(c);
+      if (runnable(c) && (!r || r->status == cache::kTuningUnmeasured)) {
+        write(record_of(c, cache::kTuningUnmeasured, "not measured: " + why));
+        ++result_.unmeasured;
+      }
+    }
+    return;
+  }
   // The baseline first: every candidate is judged against it.
   if (over_budget()) return;
   measure_one(0);

@@ -275,3 +275,28 @@ TEST(TuningSession, CompileReportsArePrunedForSpillsAndResources) {
   smem.static_smem_bytes = t.max_smem_per_block_optin + 1;
   EXPECT_NE(prune_reason(smem, c, t).find("shared memory"), std::string::npos);
 }
+
+TEST(TuningSession, CandidatesOfAnOpTheMeasurerCannotTimeAreRecordedAsSuch) {
+  const auto dir = tuning_test::fresh_dir("unsupported");
+  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+  struct FpOnly : FormulaMeasurer {
+    std::string unsupported(const Candidate& c) override { return c.op == "gemm_fp8" ? "" : "not timed here"; }
+  } m;
+  SessionRequest req;
+  req.manifest_json =
+      R"({"kernels":[{"op":"gemm_fp8_grouped_masked","m":256,"n":4096,"k":7168,"groups":8},{"op":"gemm_fp8","m":64,"n":2112,"k":7168}]})";
+  req.space.max_candidates = 3;
+  SessionOptions o;
+  o.compile = tuning_test::fake_compile();
+  o.measurer = &m;
+  const SessionResult r = run_session(store, req, tuning_test::target(), o);
+  EXPECT_EQ(r.state, "complete");
+  EXPECT_EQ(r.unmeasured, 3);
+  EXPECT_EQ(r.winners, 1) << "only the shape that could be timed is decided";
+  for (const auto& rec : session_records(store, r.id)) {
+    if (rec.spec_family == "gemm_fp8_grouped_masked") {
+      EXPECT_EQ(rec.status, cache::kTuningUnmeasured);
+      EXPECT_NE(rec.reason.find("not timed here"), std::string::npos) << rec.reason;
+    }
+  }
+}

@@ -48,8 +48,7 @@ class Measurer {
 };
 
 struct GpuMeasureOptions {
-  int runs = 20;              // timed runs per candidate
-  int warmup = 3;
+  int warmup = 3;             // untimed runs before the timed ones
   bool cuda_graph = false;    // time decode-sized shapes (M <= 128) as one CUDA-graph launch
 };
 // The GPU measurer for the GEMM ops (normal FP8 and BF16 GEMM; grouped layouts are reported
