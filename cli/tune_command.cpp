@@ -184,14 +184,16 @@ void add_tune_command(CLI::App& app) {
   auto* resume = cmd->add_option("--resume", a->resume, "resume a session by id (redoes nothing recorded)");
   model->excludes(manifest);
   resume->excludes(model)->excludes(manifest);
-  cmd->add_option("--ops", a->ops, "ops to tune, comma-separated (default: every tunable op)");
-  cmd->add_option("--budget", a->budget, "wall-clock limit of the GPU phase, e.g. 8m (resume to continue)");
-  cmd->add_option("--max-candidates", a->max_candidates, "per shape, the baseline included (default: all)")
+  auto* ops = cmd->add_option("--ops", a->ops, "ops to tune, comma-separated (default: every tunable op)");
+  auto* budget = cmd->add_option("--budget", a->budget, "wall-clock limit of the GPU phase, e.g. 8m (resume to continue)");
+  auto* max_candidates = cmd->add_option("--max-candidates", a->max_candidates, "per shape, the baseline included (default: all)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--sms", a->sms, "SM counts to try as a tuning dimension, comma-separated (default: the target's)");
-  cmd->add_flag("--wide", a->wide, "every stage count and output swizzle, not only the deepest and widest");
+  auto* sms = cmd->add_option("--sms", a->sms, "SM counts to try as a tuning dimension, comma-separated (default: the target's)");
+  auto* wide = cmd->add_flag("--wide", a->wide, "every stage count and output swizzle, not only the deepest and widest");
   cmd->add_flag("--cuda-graph", a->cuda_graph, "time decode-sized shapes (M <= 128) as CUDA-graph launches");
-  cmd->add_option("--runs", a->runs, "timed runs per candidate")->check(CLI::Range(5, 1000));
+  auto* runs = cmd->add_option("--runs", a->runs, "timed runs per candidate")->check(CLI::Range(5, 1000));
+  // A resumed session keeps its own request (stored with it).
+  for (CLI::Option* o : {ops, budget, max_candidates, sms, wide, runs}) resume->excludes(o);
   cmd->add_option("--arch", a->arch, "target arch (default: this GPU, else sm_90a)");
   cmd->add_option("--num-sms", a->num_sms, "SMs the kernels may use (default: this GPU's, else 132)")
       ->check(CLI::PositiveNumber);

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gemm_tuning.hpp"
+#include "mla_tuning.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/runtime/tuning_space.hpp"
@@ -14,7 +15,8 @@ std::vector<TunableOp> tunable_ops() {
   return {{"gemm_fp8", kGemm},
           {"gemm_bf16", kGemm},
           {"gemm_fp8_grouped_contiguous", kGemm},
-          {"gemm_fp8_grouped_masked", kGemm}};
+          {"gemm_fp8_grouped_masked", kGemm},
+          {"mla_decode", "split kernel load path (cp.async or TMA) and SMs used (the scheduler's partitions)"}};
 }
 
 bool is_tunable(std::string_view op) {
@@ -36,6 +38,7 @@ namespace {
 SearchSpace search_space(const std::string& op, const std::string& shape_json, const DeviceInfo& target,
                          const SpaceOptions& options) {
   if (detail::is_gemm_op(op)) return detail::gemm_search_space(op, shape_json, target, options);
+  if (detail::is_mla_op(op)) return detail::mla_search_space(shape_json, target, options);
   not_tunable(op);
 }
 

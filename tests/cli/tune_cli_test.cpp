@@ -70,7 +70,7 @@ TEST(TuneCli, BadInputIsExitTwoNamingTheProblem) {
   CliRun r = run_cli("tune --model deepseek-v3 --ops gemm_fp8 --budget 5parsecs --cache " + db);
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("--budget"), std::string::npos) << r.out;
-  r = run_cli("tune --model deepseek-v3 --ops mla_decode --cache " + db);
+  r = run_cli("tune --model deepseek-v3 --ops quant_fp8 --cache " + db);
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("no search space"), std::string::npos) << r.out;
   r = run_cli("tune --resume nope --cache " + db);

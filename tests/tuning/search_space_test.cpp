@@ -9,6 +9,7 @@
 #include "shapejit/error.hpp"
 #include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
+#include "shapejit/runtime/mla.hpp"
 #include "shapejit/runtime/op_registry.hpp"
 #include "tuning_test_util.hpp"
 
@@ -136,4 +137,24 @@ TEST(TuningSearchSpace, BadShapesAndUnknownOpsAreErrorsNamingTheProblem) {
   }
   EXPECT_EQ(deepseek_v3_shapes("gemm_fp8").size(), find_op_family("gemm_fp8").deepseek_v3_shapes().size());
   EXPECT_FALSE(deepseek_v3_shapes("gemm_fp8").empty());
+}
+
+TEST(TuningSearchSpace, MlaDecodeSearchesTheLoadPathAndTheSmsGivenToTheSplits) {
+  const DeviceInfo t = tuning_test::target();
+  const char* shape = R"({"op":"mla_decode","h_q":128,"s_q":1,"page_size":64,"kv_dtype":"bf16"})";
+  const SearchSpace s = search_space("mla_decode", shape, t, {.sm_counts = {132, 66}});
+  ASSERT_EQ(s.candidates.size(), 4u);
+  EXPECT_TRUE(s.candidates.front().baseline);
+  // The baseline is the split kernel a call picks: the proven cp.async path on every SM.
+  MlaConfig c;
+  EXPECT_EQ(s.candidates.front().spec, mla_kernel_specs(c, t)[1]);
+  std::set<std::string> kernels;
+  for (const Candidate& cand : s.candidates) kernels.insert(cand.spec.kernel);
+  EXPECT_EQ(kernels, (std::set<std::string>{"mla_decode_split", "mla_decode_split_tma"}));
+  try {
+    search_space("mla_decode", R"({"op":"mla_decode","h_q":128,"load_path":"tma"})", t);
+    FAIL() << "the load path is the tuned dimension, not part of the shape";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("load_path"), std::string::npos) << e.what();
+  }
 }

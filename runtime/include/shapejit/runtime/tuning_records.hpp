@@ -23,7 +23,7 @@ inline constexpr const char* kIgnoredArch = "other arch";
 inline constexpr const char* kIgnoredDriver = "other driver";
 inline constexpr const char* kIgnoredNvrtc = "other NVRTC";
 inline constexpr const char* kIgnoredDefinition = "other kernel definition";
-inline constexpr const char* kIgnoredUnknownOp = "op not tunable in this build";
+inline constexpr const char* kIgnoredUnknownOp = "op whose winners this build does not use";
 
 // The winners that hold for `target`, newest per (op, shape), and why the others do not.
 struct RecordSelection {
