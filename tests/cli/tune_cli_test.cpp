@@ -7,7 +7,10 @@
 #include <fstream>
 
 #include "cli_run.hpp"
+#include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/runtime/driver_api.hpp"
+#include "shapejit/runtime/gemm_heuristic.hpp"
+#include "shapejit/runtime/tuning.hpp"
 
 using namespace shapejit::testing;
 
@@ -78,4 +81,71 @@ TEST(TuneCli, BadInputIsExitTwoNamingTheProblem) {
   EXPECT_NE(r.out.find("no session 'nope'"), std::string::npos) << r.out;
   r = run_cli("tune --cache " + db);
   EXPECT_EQ(r.exit_code, 2) << r.out;
+}
+
+// A winner in the database steers what precompile compiles (the spec calls will load), `cache
+// ls` marks that kernel tuned, and `cache stats` / `info` count the winners that hold here and
+// why the others are ignored. The winner is written directly: this checks the use of records,
+// not a measurement.
+TEST(TuneCli, AWinnerIsWhatPrecompileCompilesAndWhatCacheLsMarksTuned) {
+  if (shapejit::runtime::driver_available()) GTEST_SKIP() << "a GPU is present: the target is that device";
+  namespace rt = shapejit::runtime;
+  const auto dir = fresh_dir("tune-use");
+  const std::string db = (dir / "k.db").string();
+  const rt::DeviceInfo target = rt::default_target_device();
+  rt::GemmProblem p;
+  p.m = 4096;
+  p.n = 7168;
+  p.k = 2048;
+  rt::GemmConfig c = rt::heuristic_gemm_config(p, target);
+  ASSERT_NE(c.block_n, 64);
+  c.block_n = 64;   // not the heuristic's pick
+  c.num_stages = 4;
+  c.smem_bytes = rt::gemm_smem_bytes(p.kind, c.block_m, c.block_n, c.num_stages, false);
+  ASSERT_TRUE(rt::gemm_config_valid(p, c, target));
+  const std::string tuned_spec = rt::gemm_kernel_spec(p, c, target).canonical();
+  {
+    shapejit::cache::KernelStore store(db);
+    const rt::tuning::TuningContext ctx = rt::tuning::context_of(target);
+    shapejit::cache::TuningRecord w;
+    w.key = "w";
+    w.spec_family = "gemm_fp8";
+    w.shape_json = rt::tuning::gemm_shape_json(p);
+    w.config_json = nlohmann::json{{"BLOCK_M", c.block_m}, {"BLOCK_N", 64}, {"kNumStages", 4}, {"kNumMulticast", 1},
+                                   {"kMulticastOnA", false}, {"kSwizzleDBytes", c.swizzle_d_bytes},
+                                   {"NUM_SMS", c.num_sms}}
+                        .dump();
+    w.status = shapejit::cache::kTuningWinner;
+    w.spec = tuned_spec;
+    w.device = ctx.device;
+    w.arch = ctx.arch;
+    w.num_sms = ctx.num_sms;
+    w.driver_version = ctx.driver_version;
+    w.nvrtc_version = ctx.nvrtc_version;
+    w.definition_version = rt::tuning::definition_version(rt::gemm_definition(rt::GemmKind::fp8_1d2d));
+    store.put_tuning(w);
+    w.key = "stale";
+    w.driver_version = 12080;   // another driver: ignored
+    store.put_tuning(w);
+  }
+  {
+    std::ofstream m(dir / "m.json");
+    m << R"({"kernels":[{"op":"gemm_fp8","m":3000,"n":7168,"k":2048}]})";
+  }
+  const CliRun pre = run_cli("precompile --manifest " + (dir / "m.json").string() + " --json --cache " + db);
+  ASSERT_EQ(pre.exit_code, 0) << pre.out;
+
+  const CliRun ls = run_cli("cache ls --json --cache " + db);
+  ASSERT_EQ(ls.exit_code, 0) << ls.out;
+  const auto kernels = last_json_line(ls.out);
+  ASSERT_EQ(kernels.size(), 1u) << ls.out;
+  EXPECT_EQ(kernels[0]["spec"], tuned_spec);
+  EXPECT_TRUE(kernels[0]["tuned"].get<bool>());
+  EXPECT_NE(run_cli("cache ls --cache " + db).out.find("[tuned]"), std::string::npos);
+
+  const auto stats = last_json_line(run_cli("cache stats --json --cache " + db).out);
+  EXPECT_EQ(stats["tuning"]["winners_usable"], 1);
+  EXPECT_EQ(stats["tuning"]["winners_ignored"]["other driver"], 1);
+  const auto info = last_json_line(run_cli("info --json --cache " + db).out);
+  EXPECT_EQ(info["tuning"]["winners_usable"], 1);
 }
