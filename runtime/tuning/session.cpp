@@ -29,6 +29,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kQuickRuns = 5;   // runs before a clearly losing candidate is stopped
+constexpr const char* kCheckDidNotFinish =
+    "did not finish its reference check: the process died or the GPU context was lost during it";
 
 std::string new_session_id() {
   std::random_device rd;
@@ -254,11 +256,16 @@ void Session::measure_shape(const Shape& shape, Clock::time_point deadline) {
       ++result_.unmeasured;
       return;
     }
+    // NOTES: written first, so a candidate that kills the process or the GPU context during
+    // its check is never run again by a resume; its real outcome replaces this record.
+    write(record_of(c, cache::kTuningRejected, kCheckDidNotFinish));
     if (const std::string error = m.check(c); !error.empty()) {
       write(record_of(c, cache::kTuningRejected, "wrong result: " + error));
       ++result_.rejected;
       return;
     }
+    // Correct: a resume after a kill during the timing times it again.
+    write(record_of(c, cache::kTuningUnmeasured, "passed its reference check; timing did not finish"));
     double best = 0;
     for (const auto& [j, x] : measured) best = best == 0 ? x.median_us : std::min(best, x.median_us);
     if (!c.baseline && best > 0 && request_.runs > kQuickRuns) {

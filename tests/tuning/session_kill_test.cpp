@@ -88,7 +88,12 @@ TEST(TuningSessionKill, ASessionKilledWithSigkillResumesWithoutRedoingRecordedWo
   EXPECT_EQ(r.measured + r.already_recorded, r.candidates);
   const auto all = session_records(store, id);
   long long decided = 0, winners = 0;
-  for (const auto& rec : all) (rec.status == cache::kTuningWinner ? winners : decided) += 1;
+  for (const auto& rec : all) {
+    (rec.status == cache::kTuningWinner ? winners : decided) += 1;
+    // Killed during a check or a timing, a correct candidate is timed on resume, not rejected.
+    EXPECT_EQ(rec.status == cache::kTuningRejected ? rec.reason : "", "");
+    EXPECT_NE(rec.status, cache::kTuningUnmeasured) << rec.reason;
+  }
   EXPECT_EQ(decided, r.candidates) << "one record per candidate, none twice";
   EXPECT_EQ(winners, 2);
 }

@@ -300,3 +300,38 @@ TEST(TuningSession, CandidatesOfAnOpTheMeasurerCannotTimeAreRecordedAsSuch) {
     }
   }
 }
+
+TEST(TuningSession, ACandidateThatKillsItsCheckIsRejectedAndNeverRunAgainByAResume) {
+  const auto dir = tuning_test::fresh_dir("fatal-check");
+  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+  // The second candidate checked takes the (simulated) GPU context down: the check throws.
+  struct Fatal : FormulaMeasurer {
+    int seen = 0;
+    std::string check(const Candidate& c) override {
+      if (++seen == 2) throw Error(Errc::driver, "CUDA_ERROR_ILLEGAL_ADDRESS (simulated)");
+      return FormulaMeasurer::check(c);
+    }
+  } fatal;
+  SessionOptions o;
+  o.id = "fatal";
+  o.compile = tuning_test::fake_compile();
+  o.measurer = &fatal;
+  EXPECT_THROW(run_session(store, request(), tuning_test::target(), o), Error);
+  const auto rejected = store.tuning_records(cache::TuningQuery{.session = "fatal", .status = cache::kTuningRejected});
+  ASSERT_EQ(rejected.size(), 1u);
+  EXPECT_NE(rejected[0].reason.find("did not finish its reference check"), std::string::npos) << rejected[0].reason;
+
+  FormulaMeasurer m;
+  o.id.clear();
+  o.resume = "fatal";
+  o.measurer = &m;
+  const SessionResult r = run_session(store, SessionRequest{}, tuning_test::target(), o);
+  EXPECT_EQ(r.state, "complete");
+  EXPECT_EQ(m.measured_configs.count(rejected[0].shape_json + rejected[0].config_json), 0u)
+      << "never run again";
+  for (const auto& rec : session_records(store, "fatal")) {
+    if (rec.status == cache::kTuningWinner) {
+      EXPECT_NE(rec.config_json, rejected[0].config_json);
+    }
+  }
+}
