@@ -2,6 +2,8 @@
 // masked) on DLPack tensors. Shapes come from the tensors; the front ends (runtime/quant,
 // runtime/gemm) check the rest before any driver call. The GIL is released for the call (a
 // first call may compile).
+#include <nanobind/stl/string.h>
+
 #include <cstdint>
 #include <string>
 
@@ -38,10 +40,11 @@ void bind_gemm(nb::module_& m) {
   m.def("quantize_fp8_per_token_group",
         [](const Array& x, const Array& q, const Array& scales, int group_size, const std::string& scale_layout,
            std::uintptr_t stream, Runtime* rt) {
+          Tensors t;
           runtime::QuantFp8Args a;
-          a.x = device_ptr(x, "x", Elem::bf16, 2);
-          a.q = device_ptr(q, "q", Elem::e4m3, 2);
-          a.scales = device_ptr(scales, "scales", Elem::f32, 2);
+          a.x = t.ptr(x, "x", Elem::bf16, 2);
+          a.q = t.ptr(q, "q", Elem::e4m3, 2);
+          a.scales = t.ptr(scales, "scales", Elem::f32, 2);
           a.m = int(x.shape(0));
           a.k = int(x.shape(1));
           a.group_size = group_size;
@@ -61,6 +64,8 @@ void bind_gemm(nb::module_& m) {
           } else {
             fail(Errc::invalid_argument, "scale_layout must be 'row_major' or 'm_major', got '" + scale_layout + "'");
           }
+          runtime::validate(a);   // host-side checks first: they need no driver
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
           runtime::quantize_fp8_per_token_group(a, as_stream(stream), pick(rt));
         },
@@ -70,12 +75,13 @@ void bind_gemm(nb::module_& m) {
   m.def("gemm_fp8_nt",
         [](const Array& a, const Array& a_scales, const Array& b, const Array& b_scales, const Array& d,
            std::uintptr_t stream, Runtime* rt) {
+          Tensors t;
           runtime::GemmFp8Args g;
-          g.a = device_ptr(a, "a", Elem::e4m3, 2);
-          g.b = device_ptr(b, "b", Elem::e4m3, 2);
-          g.d = device_ptr(d, "d", Elem::bf16, 2);
-          g.a_scales = device_ptr(a_scales, "a_scales", Elem::f32, 2);
-          g.b_scales = device_ptr(b_scales, "b_scales", Elem::f32, 2);
+          g.a = t.ptr(a, "a", Elem::e4m3, 2);
+          g.b = t.ptr(b, "b", Elem::e4m3, 2);
+          g.d = t.ptr(d, "d", Elem::bf16, 2);
+          g.a_scales = t.ptr(a_scales, "a_scales", Elem::f32, 2);
+          g.b_scales = t.ptr(b_scales, "b_scales", Elem::f32, 2);
           g.m = int(a.shape(0));
           g.k = int(a.shape(1));
           g.n = int(b.shape(0));
@@ -88,6 +94,8 @@ void bind_gemm(nb::module_& m) {
           g.ldb = row_stride(b, "b");
           g.ldd = row_stride(d, "d");
           g.a_scale_stride = m_major_stride(a_scales, "a_scales");
+          runtime::validate(g);   // host-side checks first: they need no driver
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
           runtime::gemm_fp8_nt(g, as_stream(stream), pick(rt));
         },
@@ -96,11 +104,12 @@ void bind_gemm(nb::module_& m) {
 
   m.def("gemm_bf16_nt",
         [](const Array& a, const Array& b, const Array& d, std::uintptr_t stream, Runtime* rt) {
+          Tensors t;
           runtime::GemmBf16Args g;
-          g.a = device_ptr(a, "a", Elem::bf16, 2);
-          g.b = device_ptr(b, "b", Elem::bf16, 2);
+          g.a = t.ptr(a, "a", Elem::bf16, 2);
+          g.b = t.ptr(b, "b", Elem::bf16, 2);
           const bool f32 = d.dtype().code == 2 && d.dtype().bits == 32;
-          g.d = device_ptr(d, "d", f32 ? Elem::f32 : Elem::bf16, 2);
+          g.d = t.ptr(d, "d", f32 ? Elem::f32 : Elem::bf16, 2);
           g.d_dtype = f32 ? runtime::DType::f32 : runtime::DType::bf16;
           g.m = int(a.shape(0));
           g.k = int(a.shape(1));
@@ -110,6 +119,8 @@ void bind_gemm(nb::module_& m) {
           g.lda = row_stride(a, "a");
           g.ldb = row_stride(b, "b");
           g.ldd = row_stride(d, "d");
+          runtime::validate(g);   // host-side checks first: they need no driver
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
           runtime::gemm_bf16_nt(g, as_stream(stream), pick(rt));
         },
@@ -118,13 +129,14 @@ void bind_gemm(nb::module_& m) {
   m.def("gemm_fp8_grouped_contiguous",
         [](const Array& a, const Array& a_scales, const Array& b, const Array& b_scales, const Array& d,
            const Array& m_indices, int align_m, std::uintptr_t stream, Runtime* rt) {
+          Tensors t;
           runtime::GemmFp8GroupedContiguousArgs g;
-          g.a = device_ptr(a, "a", Elem::e4m3, 2);
-          g.b = device_ptr(b, "b", Elem::e4m3, 3);
-          g.d = device_ptr(d, "d", Elem::bf16, 2);
-          g.a_scales = device_ptr(a_scales, "a_scales", Elem::f32, 2);
-          g.b_scales = device_ptr(b_scales, "b_scales", Elem::f32, 3);
-          g.m_indices = device_ptr(m_indices, "m_indices", Elem::i32, 1);
+          g.a = t.ptr(a, "a", Elem::e4m3, 2);
+          g.b = t.ptr(b, "b", Elem::e4m3, 3);
+          g.d = t.ptr(d, "d", Elem::bf16, 2);
+          g.a_scales = t.ptr(a_scales, "a_scales", Elem::f32, 2);
+          g.b_scales = t.ptr(b_scales, "b_scales", Elem::f32, 3);
+          g.m_indices = t.ptr(m_indices, "m_indices", Elem::i32, 1);
           g.m_sum = int(a.shape(0));
           g.k = int(a.shape(1));
           g.num_groups = int(b.shape(0));
@@ -138,6 +150,8 @@ void bind_gemm(nb::module_& m) {
           for (auto [t, name] : {std::pair{&a, "a"}, {&b, "b"}, {&d, "d"}, {&m_indices, "m_indices"}, {&b_scales, "b_scales"}})
             check_contiguous(*t, name);
           g.a_scale_stride = m_major_stride(a_scales, "a_scales");
+          runtime::validate(g);   // host-side checks first: they need no driver
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
           runtime::gemm_fp8_grouped_contiguous(g, as_stream(stream), pick(rt));
         },
@@ -147,13 +161,14 @@ void bind_gemm(nb::module_& m) {
   m.def("gemm_fp8_grouped_masked",
         [](const Array& a, const Array& a_scales, const Array& b, const Array& b_scales, const Array& d,
            const Array& masked_m, int expected_m, std::uintptr_t stream, Runtime* rt) {
+          Tensors t;
           runtime::GemmFp8GroupedMaskedArgs g;
-          g.a = device_ptr(a, "a", Elem::e4m3, 3);
-          g.b = device_ptr(b, "b", Elem::e4m3, 3);
-          g.d = device_ptr(d, "d", Elem::bf16, 3);
-          g.a_scales = device_ptr(a_scales, "a_scales", Elem::f32, 3);
-          g.b_scales = device_ptr(b_scales, "b_scales", Elem::f32, 3);
-          g.masked_m = device_ptr(masked_m, "masked_m", Elem::i32, 1);
+          g.a = t.ptr(a, "a", Elem::e4m3, 3);
+          g.b = t.ptr(b, "b", Elem::e4m3, 3);
+          g.d = t.ptr(d, "d", Elem::bf16, 3);
+          g.a_scales = t.ptr(a_scales, "a_scales", Elem::f32, 3);
+          g.b_scales = t.ptr(b_scales, "b_scales", Elem::f32, 3);
+          g.masked_m = t.ptr(masked_m, "masked_m", Elem::i32, 1);
           g.num_groups = int(a.shape(0));
           g.m_max = int(a.shape(1));
           g.k = int(a.shape(2));
@@ -171,6 +186,8 @@ void bind_gemm(nb::module_& m) {
           check_strides(a_scales, "a_scales", {g.m_max, 1, s},
                         "M-major over all groups' rows ([G·M_max] rows, one column per K block)");
           g.a_scale_stride = s;
+          runtime::validate(g);   // host-side checks first: they need no driver
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
           runtime::gemm_fp8_grouped_masked(g, as_stream(stream), pick(rt));
         },

@@ -63,13 +63,15 @@ void bind_mla(nb::module_& m) {
   m.def("mla_decode_metadata",
         [](const Array& cache_seqlens, const Array& metadata, int num_heads_q, int seq_q, int page_size,
            const std::string& kv_dtype, const std::string& load_path, std::uintptr_t stream, Runtime* rt) {
+          Tensors t;
           const runtime::MlaConfig c = make_config(num_heads_q, seq_q, page_size, kv_dtype, load_path);
-          const CUdeviceptr lens = device_ptr(cache_seqlens, "cache_seqlens", Elem::i32, 1);
+          const CUdeviceptr lens = t.ptr(cache_seqlens, "cache_seqlens", Elem::i32, 1);
           check_contiguous(cache_seqlens, "cache_seqlens");
           const int batch = int(cache_seqlens.shape(0));
           Runtime& r = pick(rt);
           const std::size_t bytes = runtime::mla_metadata_bytes(batch, runtime::mla_num_sm_parts(c, target_sms(r)));
-          const CUdeviceptr meta = buffer_ptr(metadata, "metadata", bytes);
+          const CUdeviceptr meta = t.buffer(metadata, "metadata", bytes);
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
           runtime::mla_decode_metadata(c, batch, lens, meta, metadata.nbytes(), as_stream(stream), r);
         },
@@ -80,8 +82,9 @@ void bind_mla(nb::module_& m) {
         [](const Array& q, const Array& k_cache, const Array& block_table, const Array& cache_seqlens,
            const Array& out, const Array& lse, const Array& metadata, const Array& workspace, float softmax_scale,
            const std::string& load_path, std::uintptr_t stream, Runtime* rt) {
+          Tensors t;
           runtime::MlaDecodeArgs a;
-          a.q = device_ptr(q, "q", Elem::bf16, 4);
+          a.q = t.ptr(q, "q", Elem::bf16, 4);
           check_contiguous(q, "q");
           a.batch = int(q.shape(0));
           const int seq_q = int(q.shape(1)), heads = int(q.shape(2));
@@ -91,32 +94,33 @@ void bind_mla(nb::module_& m) {
             fail(Errc::invalid_argument, "k_cache: needs 4 dimensions [num_blocks, page_size, 1, row], got " +
                                              shape_text(k_cache));
           const bool fp8 = k_cache.dtype().bits == 8;
-          a.k_cache = device_ptr(k_cache, "k_cache", fp8 ? Elem::e4m3 : Elem::bf16, 4);
+          a.k_cache = t.ptr(k_cache, "k_cache", fp8 ? Elem::e4m3 : Elem::bf16, 4);
           check_contiguous(k_cache, "k_cache");
           const int row = fp8 ? runtime::mla_kv_row_bytes(runtime::MlaKvDtype::fp8_e4m3) : runtime::kMlaHeadDim;
           check_dims(k_cache, "k_cache", {-1, -1, 1, row});
           a.num_blocks = int(k_cache.shape(0));
           const runtime::MlaConfig c =
               make_config(heads, seq_q, int(k_cache.shape(1)), fp8 ? "fp8" : "bf16", load_path);
-          a.block_table = device_ptr(block_table, "block_table", Elem::i32, 2);
+          a.block_table = t.ptr(block_table, "block_table", Elem::i32, 2);
           check_contiguous(block_table, "block_table");
           check_dims(block_table, "block_table", {a.batch, -1});
           a.max_blocks_per_seq = int(block_table.shape(1));
-          a.cache_seqlens = device_ptr(cache_seqlens, "cache_seqlens", Elem::i32, 1);
+          a.cache_seqlens = t.ptr(cache_seqlens, "cache_seqlens", Elem::i32, 1);
           check_dims(cache_seqlens, "cache_seqlens", {a.batch});
-          a.out = device_ptr(out, "out", Elem::bf16, 4);
+          a.out = t.ptr(out, "out", Elem::bf16, 4);
           check_contiguous(out, "out");
           check_dims(out, "out", {a.batch, seq_q, heads, runtime::kMlaValueDim});
-          a.lse = device_ptr(lse, "lse", Elem::f32, 3);
+          a.lse = t.ptr(lse, "lse", Elem::f32, 3);
           check_contiguous(lse, "lse");
           check_dims(lse, "lse", {a.batch, heads, seq_q});
-          a.metadata = buffer_ptr(metadata, "tile_scheduler_metadata", 0);
+          a.metadata = t.buffer(metadata, "tile_scheduler_metadata", 0);
           a.metadata_bytes = metadata.nbytes();
-          a.workspace = buffer_ptr(workspace, "workspace", 0);
+          a.workspace = t.buffer(workspace, "workspace", 0);
           a.workspace_bytes = workspace.nbytes();
           a.softmax_scale = softmax_scale;
           Runtime& r = pick(rt);
           runtime::validate(c, a, target_sms(r));
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
           runtime::mla_decode(c, a, as_stream(stream), r);
         },

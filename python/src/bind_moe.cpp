@@ -33,20 +33,20 @@ struct Weights {
   runtime::MoeWeights w;
 };
 
-Weights check_weights(const MoeConfig& c, const Array& w13, const Array& w13_scales, const Array& w2,
+Weights check_weights(Tensors& t, const MoeConfig& c, const Array& w13, const Array& w13_scales, const Array& w2,
                       const Array& w2_scales) {
   Weights out;
   const std::int64_t E = c.num_experts, H = c.hidden, I = c.intermediate;
-  out.w.w13 = device_ptr(w13, "w13", Elem::e4m3, 3);
+  out.w.w13 = t.ptr(w13, "w13", Elem::e4m3, 3);
   check_dims(w13, "w13", {E, 2 * I, H});
   check_contiguous(w13, "w13");
-  out.w.w13_scales = device_ptr(w13_scales, "w13_scales", Elem::f32, 3);
+  out.w.w13_scales = t.ptr(w13_scales, "w13_scales", Elem::f32, 3);
   check_dims(w13_scales, "w13_scales", {E, 2 * I / 128, H / 128});
   check_contiguous(w13_scales, "w13_scales");
-  out.w.w2 = device_ptr(w2, "w2", Elem::e4m3, 3);
+  out.w.w2 = t.ptr(w2, "w2", Elem::e4m3, 3);
   check_dims(w2, "w2", {E, H, I});
   check_contiguous(w2, "w2");
-  out.w.w2_scales = device_ptr(w2_scales, "w2_scales", Elem::f32, 3);
+  out.w.w2_scales = t.ptr(w2_scales, "w2_scales", Elem::f32, 3);
   check_dims(w2_scales, "w2_scales", {E, H / 128, I / 128});
   check_contiguous(w2_scales, "w2_scales");
   return out;
@@ -151,22 +151,24 @@ void bind_moe(nb::module_& m) {
         [](const MoeConfig& c, const Array& x, const Array& topk_idx, const Array& topk_weights, const Array& w13,
            const Array& w13_scales, const Array& w2, const Array& w2_scales, const Array& out, Workspace& ws,
            std::uintptr_t stream, Runtime* rt) {
-          const CUdeviceptr px = device_ptr(x, "x", Elem::bf16, 2);
-          const int t = tokens_of(ws, int(x.shape(0)));
-          check_dims(x, "x", {t, c.hidden});
+          Tensors t;
+          const CUdeviceptr px = t.ptr(x, "x", Elem::bf16, 2);
+          const int n = tokens_of(ws, int(x.shape(0)));
+          check_dims(x, "x", {n, c.hidden});
           check_contiguous(x, "x");
-          const CUdeviceptr pi = device_ptr(topk_idx, "topk_idx", Elem::i32, 2);
-          check_dims(topk_idx, "topk_idx", {t, c.top_k});
+          const CUdeviceptr pi = t.ptr(topk_idx, "topk_idx", Elem::i32, 2);
+          check_dims(topk_idx, "topk_idx", {n, c.top_k});
           check_contiguous(topk_idx, "topk_idx");
-          const CUdeviceptr pw = device_ptr(topk_weights, "topk_weights", Elem::f32, 2);
-          check_dims(topk_weights, "topk_weights", {t, c.top_k});
+          const CUdeviceptr pw = t.ptr(topk_weights, "topk_weights", Elem::f32, 2);
+          check_dims(topk_weights, "topk_weights", {n, c.top_k});
           check_contiguous(topk_weights, "topk_weights");
-          const CUdeviceptr po = device_ptr(out, "out", Elem::bf16, 2);
-          check_dims(out, "out", {t, c.hidden});
+          const CUdeviceptr po = t.ptr(out, "out", Elem::bf16, 2);
+          check_dims(out, "out", {n, c.hidden});
           check_contiguous(out, "out");
-          const Weights w = check_weights(c, w13, w13_scales, w2, w2_scales);
+          const Weights w = check_weights(t, c, w13, w13_scales, w2, w2_scales);
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
-          runtime::moe_layer(c, t, px, pi, pw, w.w, po, *ws.ws, as_stream(stream), pick(rt));
+          runtime::moe_layer(c, n, px, pi, pw, w.w, po, *ws.ws, as_stream(stream), pick(rt));
         },
         nb::arg("config"), nb::arg("x"), nb::arg("topk_idx"), nb::arg("topk_weights"), nb::arg("w13"),
         nb::arg("w13_scales"), nb::arg("w2"), nb::arg("w2_scales"), nb::arg("out"), nb::arg("workspace"),
@@ -174,63 +176,73 @@ void bind_moe(nb::module_& m) {
 
   m.def("moe_route",
         [](const MoeConfig& c, const Array& topk_idx, Workspace& ws, std::uintptr_t stream, Runtime* rt) {
-          const CUdeviceptr pi = device_ptr(topk_idx, "topk_idx", Elem::i32, 2);
-          const int t = tokens_of(ws, int(topk_idx.shape(0)));
-          check_dims(topk_idx, "topk_idx", {t, c.top_k});
+          Tensors t;
+          const CUdeviceptr pi = t.ptr(topk_idx, "topk_idx", Elem::i32, 2);
+          const int n = tokens_of(ws, int(topk_idx.shape(0)));
+          check_dims(topk_idx, "topk_idx", {n, c.top_k});
           check_contiguous(topk_idx, "topk_idx");
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
-          runtime::moe_route(c, t, pi, ws.ws->routing(), as_stream(stream), pick(rt));
+          runtime::moe_route(c, n, pi, ws.ws->routing(), as_stream(stream), pick(rt));
         },
         nb::arg("config"), nb::arg("topk_idx"), nb::arg("workspace"), nb::arg("stream"), nb::arg("runtime").none());
   m.def("moe_dispatch",
         [](const MoeConfig& c, const Array& x, Workspace& ws, std::uintptr_t stream, Runtime* rt) {
-          const CUdeviceptr px = device_ptr(x, "x", Elem::bf16, 2);
-          const int t = tokens_of(ws, int(x.shape(0)));
-          check_dims(x, "x", {t, c.hidden});
+          Tensors t;
+          const CUdeviceptr px = t.ptr(x, "x", Elem::bf16, 2);
+          const int n = tokens_of(ws, int(x.shape(0)));
+          check_dims(x, "x", {n, c.hidden});
           check_contiguous(x, "x");
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
-          runtime::moe_dispatch(c, t, px, ws.ws->routing(), ws.ws->xq(t), as_stream(stream), pick(rt));
+          runtime::moe_dispatch(c, n, px, ws.ws->routing(), ws.ws->xq(n), as_stream(stream), pick(rt));
         },
         nb::arg("config"), nb::arg("x"), nb::arg("workspace"), nb::arg("stream"), nb::arg("runtime").none());
   m.def("moe_gate_up",
         [](const MoeConfig& c, int num_tokens, const Array& w13, const Array& w13_scales, const Array& w2,
            const Array& w2_scales, Workspace& ws, std::uintptr_t stream, Runtime* rt) {
-          const int t = tokens_of(ws, num_tokens);
-          const Weights w = check_weights(c, w13, w13_scales, w2, w2_scales);
+          Tensors t;
+          const int n = tokens_of(ws, num_tokens);
+          const Weights w = check_weights(t, c, w13, w13_scales, w2, w2_scales);
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
-          runtime::moe_gate_up(c, t, ws.ws->xq(t), w.w, ws.ws->routing(), ws.ws->h(), as_stream(stream), pick(rt));
+          runtime::moe_gate_up(c, n, ws.ws->xq(n), w.w, ws.ws->routing(), ws.ws->h(), as_stream(stream), pick(rt));
         },
         nb::arg("config"), nb::arg("num_tokens"), nb::arg("w13"), nb::arg("w13_scales"), nb::arg("w2"),
         nb::arg("w2_scales"), nb::arg("workspace"), nb::arg("stream"), nb::arg("runtime").none());
   m.def("moe_swiglu",
         [](const MoeConfig& c, int num_tokens, Workspace& ws, std::uintptr_t stream, Runtime* rt) {
-          const int t = tokens_of(ws, num_tokens);
+          const int n = tokens_of(ws, num_tokens);
           nb::gil_scoped_release unlocked;
-          runtime::moe_swiglu(c, t, ws.ws->h(), ws.ws->routing(), ws.ws->aq(t), as_stream(stream), pick(rt));
+          runtime::moe_swiglu(c, n, ws.ws->h(), ws.ws->routing(), ws.ws->aq(n), as_stream(stream), pick(rt));
         },
         nb::arg("config"), nb::arg("num_tokens"), nb::arg("workspace"), nb::arg("stream"), nb::arg("runtime").none());
   m.def("moe_down",
         [](const MoeConfig& c, int num_tokens, const Array& w13, const Array& w13_scales, const Array& w2,
            const Array& w2_scales, Workspace& ws, std::uintptr_t stream, Runtime* rt) {
-          const int t = tokens_of(ws, num_tokens);
-          const Weights w = check_weights(c, w13, w13_scales, w2, w2_scales);
+          Tensors t;
+          const int n = tokens_of(ws, num_tokens);
+          const Weights w = check_weights(t, c, w13, w13_scales, w2, w2_scales);
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
-          runtime::moe_down(c, t, ws.ws->aq(t), w.w, ws.ws->routing(), ws.ws->y(), as_stream(stream), pick(rt));
+          runtime::moe_down(c, n, ws.ws->aq(n), w.w, ws.ws->routing(), ws.ws->y(), as_stream(stream), pick(rt));
         },
         nb::arg("config"), nb::arg("num_tokens"), nb::arg("w13"), nb::arg("w13_scales"), nb::arg("w2"),
         nb::arg("w2_scales"), nb::arg("workspace"), nb::arg("stream"), nb::arg("runtime").none());
   m.def("moe_combine",
         [](const MoeConfig& c, const Array& topk_weights, const Array& out, Workspace& ws, std::uintptr_t stream,
            Runtime* rt) {
-          const CUdeviceptr pw = device_ptr(topk_weights, "topk_weights", Elem::f32, 2);
-          const int t = tokens_of(ws, int(topk_weights.shape(0)));
-          check_dims(topk_weights, "topk_weights", {t, c.top_k});
+          Tensors t;
+          const CUdeviceptr pw = t.ptr(topk_weights, "topk_weights", Elem::f32, 2);
+          const int n = tokens_of(ws, int(topk_weights.shape(0)));
+          check_dims(topk_weights, "topk_weights", {n, c.top_k});
           check_contiguous(topk_weights, "topk_weights");
-          const CUdeviceptr po = device_ptr(out, "out", Elem::bf16, 2);
-          check_dims(out, "out", {t, c.hidden});
+          const CUdeviceptr po = t.ptr(out, "out", Elem::bf16, 2);
+          check_dims(out, "out", {n, c.hidden});
           check_contiguous(out, "out");
+          t.on_current_device();
           nb::gil_scoped_release unlocked;
-          runtime::moe_combine(c, t, ws.ws->y(), ws.ws->routing(), pw, po, as_stream(stream), pick(rt));
+          runtime::moe_combine(c, n, ws.ws->y(), ws.ws->routing(), pw, po, as_stream(stream), pick(rt));
         },
         nb::arg("config"), nb::arg("topk_weights"), nb::arg("out"), nb::arg("workspace"), nb::arg("stream"),
         nb::arg("runtime").none());

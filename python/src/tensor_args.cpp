@@ -74,18 +74,24 @@ std::string stride_text(const Array& a) {
   return s + ")";
 }
 
-CUdeviceptr device_ptr(const Array& a, const char* name, Elem elem, int rank) {
+CUdeviceptr Tensors::ptr(const Array& a, const char* name, Elem elem, int rank) {
   if (a.device_type() != nb::device::cuda::value)
     bad(name, "needs CUDA device memory, got a tensor on " + device_text(a) +
                   " (shapejit's kernels run on the GPU: move it with .cuda() or cupy.asarray)");
   if (!matches(a, elem)) bad(name, std::string("needs dtype ") + elem_name(elem) + ", got " + dtype_text(a));
   if (static_cast<int>(a.ndim()) != rank)
     bad(name, "needs " + std::to_string(rank) + " dimensions, got " + std::to_string(a.ndim()) + " " + shape_text(a));
-  const int current = runtime::current_device().ordinal;
-  if (a.device_id() != current)
-    bad(name, "is on cuda:" + std::to_string(a.device_id()) + " but the current device is cuda:" +
-                  std::to_string(current) + " (torch.cuda.set_device, or pass tensors of one device)");
+  seen_.push_back({name, int(a.device_id())});
   return reinterpret_cast<CUdeviceptr>(a.data());
+}
+
+void Tensors::on_current_device() const {
+  if (seen_.empty()) return;
+  const int current = runtime::current_device().ordinal;
+  for (const Seen& s : seen_)
+    if (s.device_id != current)
+      bad(s.name, "is on cuda:" + std::to_string(s.device_id) + " but the current device is cuda:" +
+                      std::to_string(current) + " (torch.cuda.set_device, or pass tensors of one device)");
 }
 
 void check_dims(const Array& a, const char* name, std::initializer_list<std::int64_t> want) {
@@ -136,7 +142,7 @@ void check_contiguous(const Array& a, const char* name) {
 
 namespace shapejit::python {
 
-CUdeviceptr buffer_ptr(const Array& a, const char* name, std::size_t min_bytes) {
+CUdeviceptr Tensors::buffer(const Array& a, const char* name, std::size_t min_bytes) {
   if (a.device_type() != nb::device::cuda::value)
     fail(Errc::invalid_argument, std::string(name) + ": needs CUDA device memory, got a tensor on " +
                                      (a.device_type() == nb::device::cpu::value ? std::string("the CPU")
@@ -145,10 +151,7 @@ CUdeviceptr buffer_ptr(const Array& a, const char* name, std::size_t min_bytes) 
   if (a.nbytes() < min_bytes)
     fail(Errc::invalid_argument, std::string(name) + ": needs at least " + std::to_string(min_bytes) + " bytes, got " +
                                      std::to_string(a.nbytes()));
-  const int current = runtime::current_device().ordinal;
-  if (a.device_id() != current)
-    fail(Errc::invalid_argument, std::string(name) + ": is on cuda:" + std::to_string(a.device_id()) +
-                                     " but the current device is cuda:" + std::to_string(current));
+  seen_.push_back({name, int(a.device_id())});
   return reinterpret_cast<CUdeviceptr>(a.data());
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 namespace shapejit::python {
 
@@ -21,8 +22,24 @@ using Array = nb::ndarray<>;   // any dtype, shape, device: checked by hand belo
 enum class Elem { e4m3, bf16, f32, i32 };
 const char* elem_name(Elem e);
 
-// Checks device (CUDA, the current device), dtype and rank; returns the data pointer.
-CUdeviceptr device_ptr(const Array& a, const char* name, Elem elem, int rank);
+// The tensors of one call. ptr/buffer check each one (CUDA memory, dtype, rank, size) without
+// touching the driver, so every shape and layout error is reported the same with or without a
+// GPU; on_current_device() then checks that they all live on the current device.
+class Tensors {
+ public:
+  // Checks device type (CUDA), dtype and rank; returns the data pointer.
+  CUdeviceptr ptr(const Array& a, const char* name, Elem elem, int rank);
+  // A contiguous CUDA buffer of any dtype with at least min_bytes bytes (metadata, workspaces).
+  CUdeviceptr buffer(const Array& a, const char* name, std::size_t min_bytes);
+  void on_current_device() const;
+
+ private:
+  struct Seen {
+    const char* name;
+    int device_id;
+  };
+  std::vector<Seen> seen_;
+};
 // shape[dim] == want (want < 0: any).
 void check_dims(const Array& a, const char* name, std::initializer_list<std::int64_t> want);
 // Row-major with unit inner stride; returns the leading dimension (elements between rows of the
@@ -39,8 +56,6 @@ inline CUstream as_stream(std::uintptr_t handle) { return reinterpret_cast<CUstr
 }  // namespace shapejit::python
 
 namespace shapejit::python {
-// A contiguous CUDA buffer of any dtype with at least min_bytes bytes (metadata, workspaces).
-CUdeviceptr buffer_ptr(const Array& a, const char* name, std::size_t min_bytes);
 // shape[0..] packed with the given strides (elements), ignoring dimensions of size 1.
 void check_strides(const Array& a, const char* name, std::initializer_list<std::int64_t> strides,
                    const char* layout);
