@@ -13,5 +13,6 @@ void bind_planner(nb::module_& m);   // EPLB, pipeline schedules + simulation, o
 void bind_gemm(nb::module_& m);      // FP8 quantization, FP8/BF16 GEMM, grouped GEMMs
 void bind_mla(nb::module_& m);       // MLA decode metadata + decode
 void bind_moe(nb::module_& m);       // the MoE layer and its steps
+void bind_reference(nb::module_& m); // host references of the ops (for tests)
 
 }  // namespace shapejit::python

@@ -13,4 +13,5 @@ NB_MODULE(_shapejit, m) {
   bind_gemm(m);
   bind_mla(m);
   bind_moe(m);
+  bind_reference(m);
 }
