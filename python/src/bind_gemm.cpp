@@ -4,6 +4,7 @@
 // first call may compile).
 #include <nanobind/stl/string.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -101,6 +102,35 @@ void bind_gemm(nb::module_& m) {
         },
         nb::arg("a"), nb::arg("a_scales"), nb::arg("b"), nb::arg("b_scales"), nb::arg("d"), nb::arg("stream"),
         nb::arg("runtime").none());
+
+  // The C++ side of bench/python/gemm_call_overhead.py: the same gemm_fp8_nt call as above,
+  // `iters` times from C++ (arguments converted once), host seconds for the whole loop.
+  m.def("_gemm_fp8_nt_host_loop",
+        [](const Array& a, const Array& a_scales, const Array& b, const Array& b_scales, const Array& d,
+           std::uintptr_t stream, Runtime* rt, int iters) {
+          Tensors t;
+          runtime::GemmFp8Args g;
+          g.a = t.ptr(a, "a", Elem::e4m3, 2);
+          g.b = t.ptr(b, "b", Elem::e4m3, 2);
+          g.d = t.ptr(d, "d", Elem::bf16, 2);
+          g.a_scales = t.ptr(a_scales, "a_scales", Elem::f32, 2);
+          g.b_scales = t.ptr(b_scales, "b_scales", Elem::f32, 2);
+          g.m = int(a.shape(0));
+          g.k = int(a.shape(1));
+          g.n = int(b.shape(0));
+          g.lda = row_stride(a, "a");
+          g.ldb = row_stride(b, "b");
+          g.ldd = row_stride(d, "d");
+          g.a_scale_stride = m_major_stride(a_scales, "a_scales");
+          t.on_current_device();
+          nb::gil_scoped_release unlocked;
+          Runtime& r = pick(rt);
+          const auto start = std::chrono::steady_clock::now();
+          for (int i = 0; i < iters; ++i) runtime::gemm_fp8_nt(g, as_stream(stream), r);
+          return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        },
+        nb::arg("a"), nb::arg("a_scales"), nb::arg("b"), nb::arg("b_scales"), nb::arg("d"), nb::arg("stream"),
+        nb::arg("runtime").none(), nb::arg("iters"));
 
   m.def("gemm_bf16_nt",
         [](const Array& a, const Array& b, const Array& d, std::uintptr_t stream, Runtime* rt) {
