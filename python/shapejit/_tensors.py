@@ -27,32 +27,59 @@ def _is_torch(x: Any) -> bool:
     return t is not None and isinstance(x, t.Tensor)
 
 
+_FP8: tuple = ()
+
+
+def _fp8_dtypes() -> tuple:
+    global _FP8
+    if not _FP8:
+        t = sys.modules["torch"]
+        _FP8 = tuple(getattr(t, n) for n in ("float8_e4m3fn", "float8_e4m3fnuz") if hasattr(t, n))
+    return _FP8
+
+
 def dl(x: Any) -> Any:
-    """The object to hand to the extension: torch FP8 tensors travel as a uint8 view (DLPack
-    exporters do not all carry float8 codes); everything else as it is (DLPack, no copy)."""
-    if _is_torch(x) and x.dtype in _fp8_dtypes():
-        return x.view(sys.modules["torch"].uint8)
+    """The object to hand to the extension, without a copy: torch FP8 tensors travel as a uint8
+    view (DLPack exporters do not all carry float8 codes) and tensors that require grad as a
+    detached alias (torch refuses to export them); everything else as it is."""
+    if _is_torch(x):
+        if x.requires_grad:
+            x = x.detach()
+        if x.dtype in _fp8_dtypes():
+            return x.view(sys.modules["torch"].uint8)
     return x
 
 
-def _fp8_dtypes():
-    t = sys.modules.get("torch")
-    return tuple(getattr(t, n) for n in ("float8_e4m3fn", "float8_e4m3fnuz") if hasattr(t, n))
+def _torch_stream(device_index: int) -> int:
+    t = sys.modules["torch"]
+    raw = getattr(t._C, "_cuda_getCurrentRawStream", None)   # what Triton uses: no Stream object
+    if raw is not None:
+        return int(raw(device_index))
+    return int(t.cuda.current_stream(device_index).cuda_stream)
 
 
 def stream_handle(stream: Any, *tensors: Any) -> int:
     """The CUDA stream a call runs on, as an integer handle.
 
-    stream=None: torch's current stream on the tensors' device when a tensor is a torch tensor
-    (or torch is loaded), else the legacy default stream (0). An int is a raw CUstream; objects
-    with ``cuda_stream`` (torch.cuda.Stream) or ``ptr`` (cupy.cuda.Stream) give theirs.
+    stream=None: for torch tensors torch's current stream on their device, for CuPy arrays
+    CuPy's current stream, else (or with no tensor to go by) torch's current stream on the
+    current device when torch is loaded and has CUDA, else the legacy default stream (0). An int
+    is a raw CUstream; objects with ``cuda_stream`` (torch.cuda.Stream) or ``ptr``
+    (cupy.cuda.Stream) give theirs.
     """
     if stream is None:
+        for x in tensors:
+            if _is_torch(x):
+                if x.is_cuda:
+                    return _torch_stream(x.get_device())
+                break
+            cp = sys.modules.get("cupy")
+            if cp is not None and isinstance(x, cp.ndarray):
+                return int(cp.cuda.get_current_stream().ptr)
         t = sys.modules.get("torch")
-        if t is None or not t.cuda.is_available():
-            return 0
-        device = next((x.device for x in tensors if _is_torch(x) and x.is_cuda), None)
-        return int(t.cuda.current_stream(device).cuda_stream)
+        if t is not None and t.cuda.is_available() and t.cuda.is_initialized():
+            return _torch_stream(t.cuda.current_device())
+        return 0
     if isinstance(stream, int):
         return stream
     for attr in ("cuda_stream", "ptr"):

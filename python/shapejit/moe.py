@@ -70,7 +70,7 @@ def moe_dispatch(config: MoeConfig, x: Any, workspace: MoeWorkspace, *, stream: 
 def moe_gate_up(config: MoeConfig, num_tokens: int, weights: MoeWeights, workspace: MoeWorkspace, *,
                 stream: Any = None, runtime: Optional[_C.Runtime] = None) -> None:
     """Step 3: h = xq . w13[e]^T per expert (grouped FP8 GEMM, contiguous or masked)."""
-    _C.moe_gate_up(config, num_tokens, *weights._dl(), workspace, stream_handle(stream), runtime)
+    _C.moe_gate_up(config, num_tokens, *weights._dl(), workspace, stream_handle(stream, weights.w13), runtime)
 
 
 def moe_swiglu(config: MoeConfig, num_tokens: int, workspace: MoeWorkspace, *, stream: Any = None,
@@ -82,7 +82,7 @@ def moe_swiglu(config: MoeConfig, num_tokens: int, workspace: MoeWorkspace, *, s
 def moe_down(config: MoeConfig, num_tokens: int, weights: MoeWeights, workspace: MoeWorkspace, *,
              stream: Any = None, runtime: Optional[_C.Runtime] = None) -> None:
     """Step 5: y = aq . w2[e]^T per expert."""
-    _C.moe_down(config, num_tokens, *weights._dl(), workspace, stream_handle(stream), runtime)
+    _C.moe_down(config, num_tokens, *weights._dl(), workspace, stream_handle(stream, weights.w13), runtime)
 
 
 def moe_combine(config: MoeConfig, topk_weights: Any, out: Any, workspace: MoeWorkspace, *, stream: Any = None,
