@@ -15,6 +15,7 @@ from typing import Any, List, Optional, Union
 from . import errors
 from ._shapejit import (
     Runtime,
+    compile_worker_path,
     current_device,
     default_cache_path,
     default_target_device,
@@ -59,13 +60,35 @@ def kernel_specs(manifest: Union[dict, str, None] = None, *, manifest_path: Opti
     return _C.kernel_specs(text, None if manifest_path is None else str(manifest_path), model, arch, num_sms)
 
 
+def precompile(specs: Optional[List[str]] = None, *, manifest: Union[dict, str, None] = None,
+               manifest_path: Optional[str] = None, model: Optional[str] = None, arch: Optional[str] = None,
+               num_sms: Optional[int] = None, cache_path: Optional[str] = None, jobs: int = 0,
+               compile_in_process: bool = False, compile_timeout_s: int = 300,
+               compile_worker: Optional[str] = None) -> dict:
+    """Fills the kernel database ahead of the first call (the library's runtime::precompile,
+    what ``shapejit precompile`` runs), in parallel, with the GIL released.
+
+    The kernels: ``specs`` (canonical or named spec texts), or those of a manifest / manifest
+    file / built-in model as :func:`kernel_specs` gives them for ``arch``/``num_sms``. Returns a
+    dict: total, compiled, cache_hits, failures (spec, code, message each: one kernel's failure
+    never raises), not_stored (keys the database file did not take), cache_damaged, seconds,
+    median_compile_ms, cache_path and ok (every kernel is in the file).
+    """
+    if specs is None:
+        specs = kernel_specs(manifest, manifest_path=manifest_path, model=model, arch=arch, num_sms=num_sms)
+    elif manifest is not None or manifest_path is not None or model is not None:
+        raise InvalidArgument("give specs or one of manifest, manifest_path, model; not both")
+    return _C.precompile(list(specs), None if cache_path is None else str(cache_path), compile_in_process,
+                         compile_timeout_s, jobs, compile_worker)
+
+
 def compile(spec: str, *, runtime: Optional[Runtime] = None) -> dict:  # noqa: A001 - the verb users look for
     """Compiles one kernel spec (or finds it in the cache); see Runtime.compile."""
     return (runtime or Runtime.global_runtime()).compile(spec)
 
 
 __all__ = [
-    "Runtime", "compile", "kernel_specs", "current_device", "default_cache_path", "default_target_device",
+    "Runtime", "compile", "precompile", "kernel_specs", "compile_worker_path", "current_device", "default_cache_path", "default_target_device",
     "describe_spec", "driver_available", "op_families", "resolve_spec",
     "Error", "InvalidArgument", "Unsupported", "CompileError", "CacheError", "NoDriver", "DriverError", "FileError",
     "errors", "cache", "eplb", "gemm", "mla", "moe", "overlap", "pipeline",

@@ -15,6 +15,7 @@
 #include "shapejit/runtime/driver_api.hpp"
 #include "shapejit/runtime/manifest.hpp"
 #include "shapejit/runtime/op_registry.hpp"
+#include "shapejit/runtime/precompile.hpp"
 #include "shapejit/runtime/runtime.hpp"
 
 namespace shapejit::python {
@@ -77,9 +78,10 @@ void bind_runtime(nb::module_& m) {
                       "Runtime.global_runtime().")
       .def("__init__",
            [](Runtime* self, std::optional<std::string> cache_path, bool use_cache, bool compile_in_process,
-              int compile_timeout_s, int jobs, int num_sms) {
+              int compile_timeout_s, int jobs, int num_sms, std::optional<std::string> compile_worker) {
              runtime::RuntimeOptions o;
              if (cache_path) o.cache_path = *cache_path;
+             if (compile_worker) o.compile_worker = *compile_worker;
              o.use_cache = use_cache;
              o.compile_in_process = compile_in_process;
              o.compile_timeout_s = compile_timeout_s;
@@ -89,9 +91,11 @@ void bind_runtime(nb::module_& m) {
            },
            nb::arg("cache_path") = nb::none(), nb::arg("use_cache") = true, nb::arg("compile_in_process") = false,
            nb::arg("compile_timeout_s") = 120, nb::arg("jobs") = 0, nb::arg("num_sms") = 0,
+           nb::arg("compile_worker") = nb::none(),
            "cache_path: the kernel database (None: default_cache_path()); use_cache=False compiles into memory "
            "only; compile_in_process=False compiles in worker processes (an NVRTC crash costs one compile, not "
-           "the interpreter); jobs: worker processes (0: one per core); num_sms: SMs the kernels may use (0: all).")
+           "the interpreter); jobs: worker processes (0: one per core); num_sms: SMs the kernels may use (0: all); "
+           "compile_worker: the shapejit-compile-worker to run (None: the one beside this module).")
       .def_static("global_runtime", &Runtime::global, nb::rv_policy::reference,
                   "The process-wide runtime with default options (what ops use without runtime=).")
       .def_prop_ro("options",
@@ -104,6 +108,7 @@ void bind_runtime(nb::module_& m) {
                      d["compile_timeout_s"] = o.compile_timeout_s;
                      d["jobs"] = o.jobs;
                      d["num_sms"] = o.num_sms;
+                     d["compile_worker"] = o.compile_worker.string();
                      return d;
                    },
                    "The options the runtime was made with, as a dict.")
@@ -158,6 +163,15 @@ void bind_runtime(nb::module_& m) {
            "('memory'|'cache'|'compiled'), cubin_bytes, registers, spills, static_smem_bytes, compile_ms, log. "
            "Raises CompileError (with .spec and .log) when NVRTC rejects it. Releases the GIL.");
 
+  m.def("compile_worker_path",
+        [](std::optional<std::string> configured) {
+          runtime::RuntimeOptions o;
+          if (configured) o.compile_worker = *configured;
+          return runtime::compile_worker_path(o).string();
+        },
+        nb::arg("compile_worker") = nb::none(),
+        "The compile worker a Runtime would start (the one shipped beside this module unless "
+        "compile_worker or $SHAPEJIT_COMPILE_WORKER names another); raises Unsupported listing where it looked.");
   m.def("default_cache_path", [] { return runtime::default_cache_path().string(); },
         "$SHAPEJIT_CACHE, else $XDG_CACHE_HOME/shapejit/kernels.db, else ~/.cache/shapejit/kernels.db.");
   m.def("driver_available",
@@ -184,9 +198,7 @@ void bind_runtime(nb::module_& m) {
           nb::gil_scoped_release unlocked;
           const runtime::DeviceInfo target = choose_target(arch, num_sms);
           if (model) {
-            if (*model != "deepseek-v3")
-              fail(Errc::invalid_argument, "unknown model '" + *model + "'; built-in kernel sets: deepseek-v3");
-            return canonical(runtime::deepseek_v3_specs(target));
+            return canonical(runtime::model_kernel_set(*model, target));
           }
           if (manifest_path) return canonical(runtime::load_manifest(*manifest_path, target).specs);
           return canonical(runtime::parse_manifest(*manifest_json, target, "manifest").specs);

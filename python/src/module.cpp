@@ -8,6 +8,7 @@ NB_MODULE(_shapejit, m) {
   using namespace shapejit::python;
   bind_errors(m);
   bind_runtime(m);
+  bind_precompile(m);
   bind_cache(m);
   bind_planner(m);
   bind_gemm(m);

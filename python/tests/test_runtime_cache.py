@@ -50,7 +50,7 @@ def test_cache_calls_on_a_missing_database_raise_cache_error(tmp_path):
 def test_runtime_options_and_sm_limit(cache_path):
     rt = shapejit.Runtime(cache_path=cache_path, use_cache=False, compile_in_process=True, jobs=1, num_sms=66)
     assert rt.options == {"cache_path": cache_path, "use_cache": False, "compile_in_process": True,
-                          "compile_timeout_s": 120, "jobs": 1, "num_sms": 66}
+                          "compile_timeout_s": 120, "jobs": 1, "num_sms": 66, "compile_worker": ""}
     assert rt.num_sms == 66
     rt.num_sms = 0
     assert rt.num_sms == 0
@@ -111,3 +111,30 @@ def test_device_queries_without_a_driver_say_why():
         shapejit.current_device()
     t = shapejit.default_target_device()
     assert (t["arch"], t["num_sms"]) == ("sm_90a", 132)
+
+
+def test_precompile_compiles_once_then_hits_and_records_failures(cache_path):
+    first = shapejit.precompile(manifest=QUANT_MANIFEST, arch="sm_90a", cache_path=cache_path, jobs=1)
+    assert (first["total"], first["compiled"], first["cache_hits"], first["ok"]) == (1, 1, 0, True)
+    assert first["cache_path"] == cache_path and first["failures"] == [] and first["not_stored"] == []
+    again = shapejit.precompile(shapejit.kernel_specs(QUANT_MANIFEST, arch="sm_90a"), cache_path=cache_path)
+    assert (again["compiled"], again["cache_hits"], again["ok"]) == (0, 1, True)
+    assert cache.stats(cache_path)["entries"] == 1
+    bad = shapejit.precompile(["selftest/static_assert_fails<2>@sm_90a"], cache_path=cache_path, jobs=1)
+    assert not bad["ok"] and bad["compiled"] == 0
+    (failure,) = bad["failures"]
+    assert failure["code"] == "compile failed" and "static_assert_fails" in failure["spec"]
+    with pytest.raises(shapejit.InvalidArgument, match="not both"):
+        shapejit.precompile(["x"], model="deepseek-v3")
+
+
+def test_the_compile_worker_is_the_one_shipped_beside_the_module(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.delenv("SHAPEJIT_COMPILE_WORKER", raising=False)
+    found = shapejit.compile_worker_path()
+    assert os.path.dirname(found) == os.path.dirname(shapejit._shapejit.__file__)
+    with pytest.raises(shapejit.Unsupported, match="nope"):
+        shapejit.compile_worker_path(str(tmp_path / "nope"))
+    rt = shapejit.Runtime(cache_path=str(tmp_path / "k.db"), compile_worker=found)
+    assert rt.options["compile_worker"] == found
