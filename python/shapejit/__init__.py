@@ -3,8 +3,8 @@ for DeepSeek-V3/R1-style models, from Python.
 
 Ops take DLPack tensors (torch, CuPy) without copies and run on torch's current stream by
 default; see shapejit.gemm, shapejit.mla, shapejit.moe. Planning: shapejit.eplb,
-shapejit.pipeline, shapejit.overlap. Kernels and the cache: Runtime, compile, kernel_specs,
-shapejit.cache.
+shapejit.pipeline, shapejit.overlap. Kernels and the cache: Runtime, compile, precompile,
+kernel_specs, shapejit.cache, shapejit.tuning.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .errors import (
     Unsupported,
 )
 from . import _shapejit as _C
-from . import cache, eplb, gemm, mla, moe, overlap, pipeline
+from . import cache, eplb, gemm, mla, moe, overlap, pipeline, tuning
 from .gemm import (
     bf16_gemm_nt,
     fp8_gemm_nt,
@@ -91,7 +91,7 @@ __all__ = [
     "Runtime", "compile", "precompile", "kernel_specs", "compile_worker_path", "current_device", "default_cache_path", "default_target_device",
     "describe_spec", "driver_available", "op_families", "resolve_spec",
     "Error", "InvalidArgument", "Unsupported", "CompileError", "CacheError", "NoDriver", "DriverError", "FileError",
-    "errors", "cache", "eplb", "gemm", "mla", "moe", "overlap", "pipeline",
+    "errors", "cache", "eplb", "gemm", "mla", "moe", "overlap", "pipeline", "tuning",
     "per_token_group_quant_fp8", "m_major_scales", "fp8_gemm_nt", "bf16_gemm_nt",
     "m_grouped_fp8_gemm_nt_contiguous", "m_grouped_fp8_gemm_nt_masked",
     "get_mla_metadata", "flash_mla_with_kvcache", "MoeConfig", "MoeWeights", "MoeWorkspace", "moe_layer",

@@ -78,8 +78,10 @@ void bind_runtime(nb::module_& m) {
                       "Runtime.global_runtime().")
       .def("__init__",
            [](Runtime* self, std::optional<std::string> cache_path, bool use_cache, bool compile_in_process,
-              int compile_timeout_s, int jobs, int num_sms, std::optional<std::string> compile_worker) {
+              int compile_timeout_s, int jobs, int num_sms, std::optional<std::string> compile_worker,
+              bool use_tuning_records) {
              runtime::RuntimeOptions o;
+             o.use_tuning_records = use_tuning_records;
              if (cache_path) o.cache_path = *cache_path;
              if (compile_worker) o.compile_worker = *compile_worker;
              o.use_cache = use_cache;
@@ -91,11 +93,12 @@ void bind_runtime(nb::module_& m) {
            },
            nb::arg("cache_path") = nb::none(), nb::arg("use_cache") = true, nb::arg("compile_in_process") = false,
            nb::arg("compile_timeout_s") = 120, nb::arg("jobs") = 0, nb::arg("num_sms") = 0,
-           nb::arg("compile_worker") = nb::none(),
+           nb::arg("compile_worker") = nb::none(), nb::arg("use_tuning_records") = true,
            "cache_path: the kernel database (None: default_cache_path()); use_cache=False compiles into memory "
            "only; compile_in_process=False compiles in worker processes (an NVRTC crash costs one compile, not "
            "the interpreter); jobs: worker processes (0: one per core); num_sms: SMs the kernels may use (0: all); "
-           "compile_worker: the shapejit-compile-worker to run (None: the one beside this module).")
+           "compile_worker: the shapejit-compile-worker to run (None: the one beside this module); "
+           "use_tuning_records: the database's tuned winners go before the GEMM heuristic.")
       .def_static("global_runtime", &Runtime::global, nb::rv_policy::reference,
                   "The process-wide runtime with default options (what ops use without runtime=).")
       .def_prop_ro("options",
@@ -109,6 +112,7 @@ void bind_runtime(nb::module_& m) {
                      d["jobs"] = o.jobs;
                      d["num_sms"] = o.num_sms;
                      d["compile_worker"] = o.compile_worker.string();
+                     d["use_tuning_records"] = o.use_tuning_records;
                      return d;
                    },
                    "The options the runtime was made with, as a dict.")

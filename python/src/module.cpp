@@ -10,6 +10,7 @@ NB_MODULE(_shapejit, m) {
   bind_runtime(m);
   bind_precompile(m);
   bind_cache(m);
+  bind_tuning(m);
   bind_planner(m);
   bind_gemm(m);
   bind_mla(m);

@@ -50,7 +50,8 @@ def test_cache_calls_on_a_missing_database_raise_cache_error(tmp_path):
 def test_runtime_options_and_sm_limit(cache_path):
     rt = shapejit.Runtime(cache_path=cache_path, use_cache=False, compile_in_process=True, jobs=1, num_sms=66)
     assert rt.options == {"cache_path": cache_path, "use_cache": False, "compile_in_process": True,
-                          "compile_timeout_s": 120, "jobs": 1, "num_sms": 66, "compile_worker": ""}
+                          "compile_timeout_s": 120, "jobs": 1, "num_sms": 66, "compile_worker": "",
+                          "use_tuning_records": True}
     assert rt.num_sms == 66
     rt.num_sms = 0
     assert rt.num_sms == 0
