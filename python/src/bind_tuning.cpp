@@ -103,7 +103,6 @@ void bind_tuning(nb::module_& m) {
             if (!store.writable())
               fail(Errc::cache, "tune needs a writable kernel database: " + store.status());
             tuning::GpuMeasureOptions mo;
-            mo.runs = runs;
             mo.cuda_graph = cuda_graph;
             std::unique_ptr<tuning::Measurer> measurer = tuning::make_gpu_measurer(rt, mo);
             tuning::SessionOptions so;
