@@ -65,6 +65,8 @@ const Loaded& load() {
     SHAPEJIT_RESOLVE(cuGraphDestroy); SHAPEJIT_RESOLVE(cuEventCreate);
     SHAPEJIT_RESOLVE(cuEventDestroy); SHAPEJIT_RESOLVE(cuEventRecord);
     SHAPEJIT_RESOLVE(cuEventSynchronize); SHAPEJIT_RESOLVE(cuEventElapsedTime);
+    SHAPEJIT_RESOLVE(cuStreamQuery); SHAPEJIT_RESOLVE(cuStreamWaitEvent);
+    SHAPEJIT_RESOLVE(cuEventQuery);
 #undef SHAPEJIT_RESOLVE
     if (!ok) return l;
     if (CUresult r = a.cuInit(0); r != CUDA_SUCCESS) {
