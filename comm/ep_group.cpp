@@ -131,7 +131,7 @@ void EpGroup::wait_ready(const char* what) {
     if (state == ncclSuccess) return;
     if (state != ncclInProgress)
       fail_and_abort(std::string(what) + " failed: " + api.ncclGetErrorString(state) + " (" +
-                     api.ncclGetLastError(comm_) + ")");
+                     api.ncclGetLastError(comm_) + "); communicator aborted");
     if (std::chrono::steady_clock::now() >= deadline)
       fail_and_abort(std::string(what) + " still in progress after " +
                      std::to_string(options_.timeout.count()) + " ms: a peer rank died or stalled; communicator aborted");
@@ -152,7 +152,7 @@ void EpGroup::synchronize(CUstream stream, const char* what) {
     api.ncclCommGetAsyncError(comm_, &state);
     if (state != ncclSuccess && state != ncclInProgress)
       fail_and_abort(std::string(what) + " failed: " + api.ncclGetErrorString(state) + " (" +
-                     api.ncclGetLastError(comm_) + ")");
+                     api.ncclGetLastError(comm_) + "); communicator aborted");
     if (std::chrono::steady_clock::now() >= deadline)
       fail_and_abort(std::string(what) + " did not finish within " + std::to_string(options_.timeout.count()) +
                      " ms: a peer rank died or stalled; communicator aborted");
