@@ -9,6 +9,7 @@ void add_bench_command(CLI::App& app) {
   add_bench_mla(*bench);
   add_bench_moe(*bench);
   add_bench_profile(*bench);
+  add_bench_ep(*bench);
 }
 
 }  // namespace shapejit::cli

@@ -27,5 +27,6 @@ void add_bench_gemm(CLI::App& bench);
 void add_bench_mla(CLI::App& bench);
 void add_bench_moe(CLI::App& bench);
 void add_bench_profile(CLI::App& bench);
+void add_bench_ep(CLI::App& bench);
 
 }  // namespace shapejit::cli

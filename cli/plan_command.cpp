@@ -14,6 +14,7 @@
 #include "shapejit/planner/eplb.hpp"
 #include "shapejit/planner/eplb_io.hpp"
 #include "shapejit/planner/overlap.hpp"
+#include "shapejit/planner/overlap_schedule.hpp"
 #include "shapejit/planner/pipeline.hpp"
 #include "shapejit/planner/pipeline_simulator.hpp"
 #include "shapejit/planner/timeline.hpp"
@@ -246,9 +247,34 @@ json candidate_json(const pl::OverlapCandidate& c) {
           {"comm_us_per_layer", c.comm_us}};
 }
 
-void run_overlap(const std::string& path, bool as_json) {
+struct OverlapArgs {
+  std::string profile, svg, phase;
+  bool json = false;
+  int layers = 1;
+};
+
+// --svg: the chosen plan of one phase (--phase, default the first) as the event graph the runtime
+// issues, two rows per micro-batch.
+void write_overlap_svg(const OverlapArgs& a, const pl::CostProfile& profile,
+                       const std::vector<pl::OverlapChoice>& choices) {
+  for (size_t i = 0; i < choices.size(); ++i) {
+    if (!a.phase.empty() && choices[i].phase != a.phase) continue;
+    const auto schedule = pl::build_overlap_schedule(profile.phases[i], profile.sms, choices[i].best, a.layers);
+    pl::check_overlap_schedule(schedule);
+    std::ofstream out(a.svg, std::ios::binary);
+    out << pl::overlap_schedule_svg(schedule);
+    if (!out) fail(Errc::io, "cannot write the overlap SVG to '" + a.svg + "'");
+    return;
+  }
+  fail(Errc::invalid_argument, "plan overlap: the profile has no phase '" + a.phase + "'");
+}
+
+void run_overlap(const OverlapArgs& args) {
+  const std::string& path = args.profile;
+  const bool as_json = args.json;
   const pl::CostProfile profile = pl::parse_cost_profile(read_file(path, "cost profile"), path);
   const auto choices = pl::choose_overlap(profile);
+  if (!args.svg.empty()) write_overlap_svg(args, profile, choices);
   if (as_json) {
     json phases = json::object();
     for (const auto& c : choices)
@@ -307,11 +333,14 @@ void add_plan_command(CLI::App& app) {
   pipe->add_flag("--json", p->json, "Machine-readable output");
   pipe->callback([p] { run_pipeline(*p); });
 
-  auto o = std::make_shared<std::pair<std::string, bool>>("", false);
+  auto o = std::make_shared<OverlapArgs>();
   auto* overlap = plan->add_subcommand("overlap", "Choose micro-batch split and communication SMs from a cost profile");
-  overlap->add_option("--profile", o->first, "Cost profile JSON")->required()->check(CLI::ExistingFile);
-  overlap->add_flag("--json", o->second, "Machine-readable output");
-  overlap->callback([o] { run_overlap(o->first, o->second); });
+  overlap->add_option("--profile", o->profile, "Cost profile JSON")->required()->check(CLI::ExistingFile);
+  overlap->add_flag("--json", o->json, "Machine-readable output");
+  overlap->add_option("--svg", o->svg, "Draw the chosen plan (compute and communication rows per micro-batch) to this SVG file");
+  overlap->add_option("--phase", o->phase, "With --svg: the phase to draw (default: the first)");
+  overlap->add_option("--layers", o->layers, "With --svg: MoE layers to draw, 1 to 64 (default 1)")->check(CLI::Range(1, 64));
+  overlap->callback([o] { run_overlap(*o); });
 }
 
 }  // namespace shapejit::cli

@@ -1,0 +1,98 @@
+// The overlap plan's event graph: built from the chooser's plan, checked as data (dependencies,
+// stream order, times), equal in makespan to the chooser's own simulation, and drawn as SVG.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "shapejit/error.hpp"
+#include "shapejit/planner/cost_profile.hpp"
+#include "shapejit/planner/overlap.hpp"
+#include "shapejit/planner/overlap_schedule.hpp"
+
+using namespace shapejit::planner;
+
+namespace {
+
+CostProfile example_profile() {
+  return read_cost_profile(std::string(SHAPEJIT_SOURCE_DIR) +
+                           "/planner/profiles/h800_deepseek_v3_ep32_prefill_ep128_decode.json");
+}
+
+int count(const std::string& s, const std::string& what) {
+  int n = 0;
+  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(OverlapSchedule, MatchesTheChoosersSimulationForEveryPhaseAndLayerCount) {
+  const CostProfile profile = example_profile();
+  for (const PhaseProfile& phase : profile.phases) {
+    const OverlapChoice choice = choose_overlap(phase, profile.sms);
+    for (const OverlapCandidate& plan : {choice.best, choice.best_unsplit, choice.best_even_split}) {
+      PhaseProfile p = phase;
+      p.moe_layers = 3;
+      const OverlapCandidate again = evaluate_overlap(p, profile.sms, plan.split, plan.tokens[0], plan.comm_sms);
+      const OverlapSchedule s = build_overlap_schedule(p, profile.sms, plan);
+      ASSERT_NO_THROW(check_overlap_schedule(s)) << phase.name;
+      EXPECT_EQ(s.layers, 3);
+      EXPECT_EQ(s.ops.size(), size_t(4 * s.micro_batches * 3));
+      EXPECT_NEAR(s.makespan_us, again.layer_us * 3, 1e-6 * s.makespan_us) << phase.name;
+    }
+  }
+}
+
+TEST(OverlapSchedule, TwoMicroBatchesHideCommunicationUnderCompute) {
+  const CostProfile profile = example_profile();
+  const OverlapChoice choice = choose_overlap(profile.phases[0], profile.sms);
+  ASSERT_TRUE(choice.best.split);
+  const OverlapSchedule s = build_overlap_schedule(profile.phases[0], profile.sms, choice.best, 1);
+  // Issue order of one layer and the waits the runtime inserts (cross-stream data dependencies).
+  std::string order;
+  for (const auto& op : s.ops) order += op.label() + " ";
+  EXPECT_EQ(order, "A0 A1 D0 D1 E0 E1 K0 K1 ");
+  // D0 runs while A1 computes: the communication stream is busy during compute.
+  EXPECT_LT(s.ops[2].start_us, s.ops[1].end_us);
+  EXPECT_EQ(s.ops[4].deps, std::vector<int>{2});   // E0 waits for D0
+  EXPECT_EQ(s.ops[7].deps, std::vector<int>{5});   // K1 waits for E1
+  EXPECT_EQ(s.compute_sms + s.comm_sms, profile.sms);
+}
+
+TEST(OverlapSchedule, BrokenGraphsAreRejectedByName) {
+  const CostProfile profile = example_profile();
+  const OverlapChoice choice = choose_overlap(profile.phases[0], profile.sms);
+  OverlapSchedule s = build_overlap_schedule(profile.phases[0], profile.sms, choice.best, 2);
+  OverlapSchedule missing = s;
+  missing.ops[4].deps.clear();   // E0 no longer waits for D0
+  try {
+    check_overlap_schedule(missing);
+    FAIL();
+  } catch (const shapejit::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("E0 does not wait for its dispatch"), std::string::npos) << e.what();
+  }
+  OverlapSchedule forward = s;
+  forward.ops[0].deps = {3};     // A0 waits for a later op: the runtime would deadlock
+  EXPECT_THROW(check_overlap_schedule(forward), shapejit::Error);
+  OverlapSchedule early = s;
+  early.ops[6].start_us = 0;     // K0 before E0 ends
+  EXPECT_THROW(check_overlap_schedule(early), shapejit::Error);
+  OverlapSchedule layer = s;
+  layer.ops[8].deps.clear();     // next layer's A0 does not wait for K0
+  EXPECT_THROW(check_overlap_schedule(layer), shapejit::Error);
+}
+
+TEST(OverlapSchedule, SvgHasTwoRowsPerMicroBatchAndDependencyArrows) {
+  const CostProfile profile = example_profile();
+  const OverlapChoice choice = choose_overlap(profile.phases[0], profile.sms);
+  const OverlapSchedule s = build_overlap_schedule(profile.phases[0], profile.sms, choice.best, 1);
+  const std::string svg = overlap_schedule_svg(s);
+  EXPECT_EQ(svg.rfind("</svg>"), svg.size() - 7);
+  EXPECT_EQ(count(svg, "micro-batch 0 compute ("), 1);
+  EXPECT_EQ(count(svg, "micro-batch 1 communication ("), 1);
+  EXPECT_EQ(count(svg, "<title>"), 8);
+  // Cross-row waits in one layer: D_x on A_x, E_x on D_x, K_x on E_x for both micro-batches.
+  EXPECT_EQ(count(svg, "class=\"dep\""), 6);
+  EXPECT_NE(svg.find(std::to_string(s.comm_sms) + " SMs)"), std::string::npos);
+}
+
+}  // namespace
