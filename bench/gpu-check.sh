@@ -127,6 +127,22 @@ for b in moe gemm mla; do
   timeout "$lim" "$BIN/shapejit" bench $b --json >"$LOG_DIR/bench-$b.json" 2>"$LOG_DIR/bench-$b.err"
   echo "bench $b: rc=$? (limit ${lim} s)" >>"$summary"
 done
+# Expert parallelism: N ranks on this machine's GPU(s) through NCCL's socket transport, each
+# checking every received row and combined output (scripts/ep_multirank.sh), then bench ep.
+for n in 2 4; do
+  lim=$(limit 120)
+  if [ "$lim" = 0 ] || [ ! -x "$BIN/ep_rank_check" ]; then echo "ep multirank n=$n: skipped" >>"$summary"; continue; fi
+  EP_MULTIRANK_TIMEOUT=$lim timeout "$lim" "$ROOT/scripts/ep_multirank.sh" $n "$BIN/ep_rank_check" --mode normal \
+    >"$LOG_DIR/ep-multirank-$n.log" 2>&1
+  rc=$?
+  echo "ep multirank n=$n normal: rc=$rc (log ep-multirank-$n.log)" >>"$summary"
+  [ $rc -ne 0 ] && [ $rc -ne 77 ] && status=1
+done
+lim=$(limit 90)
+if [ "$lim" != 0 ]; then
+  timeout "$lim" "$BIN/shapejit" bench ep --tokens 4096 --json >"$LOG_DIR/bench-ep.json" 2>"$LOG_DIR/bench-ep.err"
+  echo "bench ep (1 rank): rc=$? (limit ${lim} s)" >>"$summary"
+fi
 echo "elapsed after the build: ${SECONDS} s of ${BUDGET_S}" >>"$summary"
 cat "$summary"
 exit $status

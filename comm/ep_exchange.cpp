@@ -242,9 +242,14 @@ int EpExchange::dispatch(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CU
   m.exchange_rows(m.h_send_offset, m.h_recv_offset, false);
   const runtime::MoeRouting routing = m.ws->routing();
   runtime::moe_route(m.expert_cfg, m.received, m.recv_expert.ptr(), routing, s, m.rt);
-  const runtime::MoeFp8Rows xq = m.ws->xq(m.received);
-  runtime::ep_recv_permute(m.kc, static_cast<int>(runtime::moe_num_rows(m.expert_cfg, m.received)), m.recv_fp8.ptr(),
-                           m.recv_scales.ptr(), routing.row_to_token, xq.data, xq.scales, xq.scale_stride, s, m.rt);
+  // With nothing received the routing writes no rows and the GEMMs and combine skip, so there
+  // is nothing to permute either.
+  if (m.received > 0) {
+    const runtime::MoeFp8Rows xq = m.ws->xq(m.received);
+    runtime::ep_recv_permute(m.kc, static_cast<int>(runtime::moe_num_rows(m.expert_cfg, m.received)),
+                             m.recv_fp8.ptr(), m.recv_scales.ptr(), routing.row_to_token, xq.data, xq.scales,
+                             xq.scale_stride, s, m.rt);
+  }
   m.done.record(s);
   m.done.wait_in(caller);
   return m.received;

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "shapejit/error.hpp"
 
 namespace shapejit::planner {
@@ -94,6 +96,36 @@ OverlapSchedule build_overlap_schedule(const PhaseProfile& ph, int sms, const Ov
   }
   for (const auto& op : s.ops) s.makespan_us = std::max(s.makespan_us, op.end_us);
   return s;
+}
+
+OverlapCandidate parse_overlap_choice(const std::string& json_text, const std::string& phase) {
+  auto bad = [&](const std::string& what) {
+    fail(Errc::invalid_argument, "overlap plan (plan overlap --json) for phase '" + phase + "': " + what);
+  };
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const nlohmann::json::exception& e) {
+    bad(std::string("not JSON: ") + e.what());
+  }
+  if (!j.contains("phases") || !j["phases"].contains(phase) || !j["phases"][phase].contains("choice"))
+    bad("no phases." + phase + ".choice");
+  const auto& c = j["phases"][phase]["choice"];
+  try {
+    OverlapCandidate out;
+    out.split = c.at("split").get<bool>();
+    const auto& t = c.at("micro_batch_tokens");
+    if (!t.is_array() || t.size() != (out.split ? 2u : 1u)) bad("micro_batch_tokens does not match split");
+    out.tokens[0] = t[0].get<int>();
+    out.tokens[1] = out.split ? t[1].get<int>() : 0;
+    out.comm_sms = c.at("comm_sms").get<int>();
+    out.layer_us = c.value("layer_us", 0.0);
+    out.step_us = c.value("step_us", 0.0);
+    if (out.tokens[0] < 1 || out.tokens[1] < 0 || out.comm_sms < 0) bad("negative or empty micro-batch");
+    return out;
+  } catch (const nlohmann::json::exception& e) {
+    bad(e.what());
+  }
 }
 
 void check_overlap_schedule(const OverlapSchedule& s) {

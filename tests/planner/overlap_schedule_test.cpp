@@ -81,6 +81,24 @@ TEST(OverlapSchedule, BrokenGraphsAreRejectedByName) {
   EXPECT_THROW(check_overlap_schedule(layer), shapejit::Error);
 }
 
+TEST(OverlapSchedule, ReadsTheChoiceThatPlanOverlapWrites) {
+  const std::string text = R"({"phases": {"prefill": {"choice": {"split": true, "micro_batch_tokens": [2048, 2048],
+      "comm_sms": 20, "layer_us": 900.5, "step_us": 55000}}, "decode": {"choice": {"split": false,
+      "micro_batch_tokens": [128], "comm_sms": 0}}}})";
+  const OverlapCandidate p = parse_overlap_choice(text, "prefill");
+  EXPECT_TRUE(p.split);
+  EXPECT_EQ(p.tokens[0], 2048);
+  EXPECT_EQ(p.tokens[1], 2048);
+  EXPECT_EQ(p.comm_sms, 20);
+  const OverlapCandidate d = parse_overlap_choice(text, "decode");
+  EXPECT_FALSE(d.split);
+  EXPECT_EQ(d.tokens[0], 128);
+  EXPECT_THROW(parse_overlap_choice(text, "training"), shapejit::Error);
+  EXPECT_THROW(parse_overlap_choice("{", "prefill"), shapejit::Error);
+  EXPECT_THROW(parse_overlap_choice(R"({"phases": {"prefill": {"choice": {"split": true, "micro_batch_tokens": [1],
+      "comm_sms": 2}}}})", "prefill"), shapejit::Error);
+}
+
 TEST(OverlapSchedule, SvgHasTwoRowsPerMicroBatchAndDependencyArrows) {
   const CostProfile profile = example_profile();
   const OverlapChoice choice = choose_overlap(profile.phases[0], profile.sms);

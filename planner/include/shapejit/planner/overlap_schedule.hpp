@@ -47,6 +47,11 @@ struct OverlapSchedule {
 OverlapSchedule build_overlap_schedule(const PhaseProfile& phase, int sms, const OverlapCandidate& plan,
                                        int layers = 0);
 
+// The plan `shapejit plan overlap --json` chose for `phase` (its "choice": split,
+// micro_batch_tokens, comm_sms), as the candidate build_overlap_schedule takes. Throws
+// Error(invalid_argument) naming what is missing.
+OverlapCandidate parse_overlap_choice(const std::string& json_text, const std::string& phase);
+
 // Throws Error(invalid_argument) naming the op when the graph is not one the runtime can issue:
 // a dependency on a later op, a missing data dependency, stream order broken, an op starting
 // before what it waits for has ended, or two ops of one stream overlapping in time.
