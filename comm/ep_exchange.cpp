@@ -193,6 +193,8 @@ void EpExchange::Impl::exchange_rows(std::span<const int> send_off, std::span<co
     }
   }
   SHAPEJIT_NCCL(a.ncclGroupEnd(), comm());
+  // A non-blocking communicator takes no further call while the group is still being enqueued.
+  group.wait_ready(back_to_source ? "EP combine exchange" : "EP dispatch exchange");
 }
 
 int EpExchange::dispatch(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CUdeviceptr topk_weights,
@@ -226,7 +228,7 @@ int EpExchange::dispatch(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CU
                              p, m.comm(), s), m.comm());
   }
   SHAPEJIT_NCCL(a.ncclGroupEnd(), m.comm());
-  m.group.synchronize(s, "EP count exchange");
+  m.group.synchronize(s, "EP count exchange");   // waits for the enqueue, then the stream
   const auto recv_counts = m.recv_counts.download<int>(std::size_t(m.R) * row);
   m.h_send_offset = m.send_offset.download<int>(m.R + 1);
   for (int p = 0; p < m.R; ++p)
