@@ -144,12 +144,12 @@ void run_bench_ep(const EpBenchOptions& o) {
     how << "shapejit bench ep on " << group.size() << " rank(s) of " << dev.name << ", " << o.comm_sms
         << " SMs for NCCL, points at " << counts.front() << ".." << counts.back()
         << " tokens; bandwidth taken proportional to SMs below that, flat above";
-    auto profile = read_base_profile(o.write_profile);
+    std::string profile = read_base_profile(o.write_profile).dump();
     profile = planner::with_measured_comm(profile, o.phase, "dispatch",
                                           planner::fit_comm_cost(d, rows_per_token * row_bytes, o.comm_sms), how.str());
     profile = planner::with_measured_comm(profile, o.phase, "combine",
                                           planner::fit_comm_cost(k, rows_per_token * 2.0 * o.hidden, o.comm_sms), how.str());
-    write_file_atomically(o.write_profile, profile.dump(2) + "\n");
+    write_file_atomically(o.write_profile, profile);
     std::printf("wrote measured dispatch/combine of phase %s into %s\n", o.phase.c_str(), o.write_profile.c_str());
   }
 }

@@ -45,7 +45,7 @@ set(shapejit_internal_headers
   jit/worker_pool.hpp jit/embedded_templates.hpp jit/compiler.hpp
   runtime/driver_api.hpp runtime/tensor_map.hpp runtime/checks.hpp runtime/op_registry.hpp
   runtime/op_shape.hpp runtime/work_loop.hpp
-  planner/cost_profile_writer.hpp)
+  planner/cost_profile_writer.hpp comm/nccl_api.hpp)
 set(header_excludes "")
 foreach(header IN LISTS shapejit_internal_headers)
   string(REPLACE "." "\\." header_regex "/shapejit/${header}$")

@@ -1,6 +1,8 @@
 // Fitting measured dispatch/combine times to the profile's COMM model (see comm_cost_fit.hpp).
 #include "shapejit/planner/comm_cost_fit.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <set>
 
@@ -33,8 +35,14 @@ CommCost fit_comm_cost(const std::vector<std::pair<double, double>>& points, dou
   return c;
 }
 
-nlohmann::json with_measured_comm(const nlohmann::json& profile, const std::string& phase, const std::string& op,
-                                  const CommCost& cost, const std::string& how) {
+std::string with_measured_comm(const std::string& profile_json, const std::string& phase, const std::string& op,
+                               const CommCost& cost, const std::string& how) {
+  nlohmann::json profile;
+  try {
+    profile = nlohmann::json::parse(profile_json);
+  } catch (const nlohmann::json::exception& e) {
+    fail(Errc::invalid_argument, std::string("measured communication: the profile is not JSON: ") + e.what());
+  }
   if (op != "dispatch" && op != "combine")
     fail(Errc::invalid_argument, "measured communication: op '" + op + "' is neither dispatch nor combine");
   if (!profile.contains("phases") || !profile["phases"].contains(phase) ||
@@ -49,8 +57,9 @@ nlohmann::json with_measured_comm(const nlohmann::json& profile, const std::stri
   const std::string before = out.value("source", std::string());
   out["source"] = before + (before.empty() ? "" : "; ") + phase + "." + op + " measured: " + how;
   // The result must still be a profile the chooser reads.
-  parse_cost_profile(out.dump(), "measured profile");
-  return out;
+  std::string text = out.dump(2) + "\n";
+  parse_cost_profile(text, "measured profile");
+  return text;
 }
 
 }  // namespace shapejit::planner

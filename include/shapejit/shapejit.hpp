@@ -1,7 +1,8 @@
 #pragma once
 // Everything a host application uses, in one include: the runtime and its operators, the kernel
-// cache, precompilation, tuning and the planner. The compile worker, driver loading and other
-// internals are not part of the public headers (see README "Using the library").
+// cache, precompilation, tuning, the planner and the expert-parallel exchange. The compile
+// worker, driver and NCCL loading and other internals are not part of the public headers (see
+// README "Using the library").
 #include "shapejit/error.hpp"
 
 #include "shapejit/jit/compile_key.hpp"
@@ -33,6 +34,11 @@
 #include "shapejit/planner/cost_profile.hpp"
 #include "shapejit/planner/eplb.hpp"
 #include "shapejit/planner/overlap.hpp"
+#include "shapejit/planner/overlap_schedule.hpp"
 #include "shapejit/planner/pipeline.hpp"
 #include "shapejit/planner/pipeline_simulator.hpp"
 #include "shapejit/planner/timeline.hpp"
+
+#include "shapejit/comm/ep_exchange.hpp"
+#include "shapejit/comm/ep_group.hpp"
+#include "shapejit/comm/ep_overlap_layer.hpp"

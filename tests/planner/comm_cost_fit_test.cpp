@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "shapejit/error.hpp"
 #include "shapejit/planner/comm_cost_fit.hpp"
 #include "shapejit/planner/cost_profile.hpp"
@@ -38,14 +40,15 @@ TEST(CommCostFit, ProfileUpdateReplacesOnlyThatOpAndSaysSo) {
   s << in.rdbuf();
   const auto base = nlohmann::json::parse(s.str());
   const CommCost c = fit_comm_cost({{1024, 100}, {2048, 180}}, 7168, 20);
-  const auto out = with_measured_comm(base, "prefill", "dispatch", c, "bench ep, 8 ranks");
+  const auto out = nlohmann::json::parse(with_measured_comm(s.str(), "prefill", "dispatch", c, "bench ep, 8 ranks"));
   EXPECT_EQ(out["phases"]["prefill"]["ops"]["combine"], base["phases"]["prefill"]["ops"]["combine"]);
   EXPECT_DOUBLE_EQ(out["phases"]["prefill"]["ops"]["dispatch"]["fixed_us"].get<double>(), 20.0);
   EXPECT_NE(out["source"].get<std::string>().find("prefill.dispatch measured: bench ep, 8 ranks"), std::string::npos);
   const CostProfile p = parse_cost_profile(out.dump());
   EXPECT_NEAR(p.phases[0].dispatch.time_us(1024, 20), 100, 1e-6);
-  EXPECT_THROW(with_measured_comm(base, "training", "dispatch", c, ""), shapejit::Error);
-  EXPECT_THROW(with_measured_comm(base, "prefill", "attention", c, ""), shapejit::Error);
+  EXPECT_THROW(with_measured_comm(s.str(), "training", "dispatch", c, ""), shapejit::Error);
+  EXPECT_THROW(with_measured_comm(s.str(), "prefill", "attention", c, ""), shapejit::Error);
+  EXPECT_THROW(with_measured_comm("{", "prefill", "dispatch", c, ""), shapejit::Error);
 }
 
 }  // namespace

@@ -5,12 +5,14 @@
 // within options().timeout (ncclCommGetAsyncError polling, then ncclCommAbort) instead of a hang.
 // ncclConfig_t's minCTAs/maxCTAs carry the plan's SMs for communication.
 #include <cuda.h>
-#include <nccl.h>
 
 #include <chrono>
 #include <string>
 
 #include "shapejit/comm/bootstrap.hpp"
+
+// NCCL's communicator handle, declared as nccl.h declares it, so this header needs no nccl.h.
+typedef struct ncclComm* ncclComm_t;
 
 namespace shapejit::comm {
 

@@ -5,8 +5,6 @@
 // bandwidth(s) = min(max_gbps, gbps_without_sms + gbps_per_sm · s): the fit takes bandwidth
 // proportional to the SMs up to the measured one and no higher beyond it, and says so in the
 // profile's source.
-#include <nlohmann/json.hpp>
-
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,9 +18,10 @@ namespace shapejit::planner {
 // distinct points, a point that is negative or not finite, or a slope ≤ 0 (no bandwidth).
 CommCost fit_comm_cost(const std::vector<std::pair<double, double>>& points, double bytes_per_token, int comm_sms);
 
-// The profile (JSON) with `phase`'s `op` ("dispatch" or "combine") replaced by the fit and the
-// source extended by `how`. Throws Error(invalid_argument) when the phase or op is missing.
-nlohmann::json with_measured_comm(const nlohmann::json& profile, const std::string& phase, const std::string& op,
-                                  const CommCost& cost, const std::string& how);
+// The profile (JSON text) with `phase`'s `op` ("dispatch" or "combine") replaced by the fit and
+// the source extended by `how`, as JSON text. Throws Error(invalid_argument) when the text is
+// not a profile or the phase or op is missing.
+std::string with_measured_comm(const std::string& profile_json, const std::string& phase, const std::string& op,
+                               const CommCost& cost, const std::string& how);
 
 }  // namespace shapejit::planner
