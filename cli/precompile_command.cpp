@@ -74,16 +74,16 @@ void run_precompile(const PrecompileArgs& a) {
   options.runtime.compile_in_process = a.in_process;
   options.runtime.compile_timeout_s = a.timeout_s;
   // The GEMM specs are the ones calls will load: tuned winners of this database first.
-  runtime::apply_tuning_records(options.runtime);
+  const auto tuned = runtime::load_tuning_records(options.runtime);
   std::vector<jit::KernelSpec> specs;
   if (!a.manifest.empty()) {
-    runtime::Manifest m = runtime::load_manifest(a.manifest, target.device);
+    runtime::Manifest m = runtime::load_manifest(a.manifest, target.device, tuned.get());
     specs = std::move(m.specs);
     target.device = m.target;
     if (m.sets_arch) target.arch_from = "manifest";
     if (m.sets_num_sms) target.num_sms_from = "manifest";
   } else {
-    specs = runtime::model_kernel_set(a.model, target.device);
+    specs = runtime::model_kernel_set(a.model, target.device, tuned.get());
   }
 
   ProgressBar bar(static_cast<long long>(specs.size()), !a.json && stderr_is_terminal());

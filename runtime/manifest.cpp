@@ -14,7 +14,8 @@ namespace {
 constexpr long long kMaxSms = 1024;
 }  // namespace
 
-Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::string& origin) {
+Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::string& origin,
+                        const GemmConfigLookup* tuned) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
@@ -60,7 +61,7 @@ Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::s
         specs.push_back(jit::resolve_spec(entry["spec"].get<std::string>()));
       } else if (entry.contains("op")) {
         if (!entry["op"].is_string()) fail(Errc::invalid_argument, "\"op\" must be a string");
-        specs = find_op_family(entry["op"].get<std::string>()).specs_for(entry, target);
+        specs = find_op_family(entry["op"].get<std::string>()).specs_for(entry, target, tuned);
       } else {
         fail(Errc::invalid_argument, "needs \"op\" (with its shape fields) or \"spec\"");
       }
@@ -73,12 +74,12 @@ Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::s
   return m;
 }
 
-Manifest load_manifest(const std::filesystem::path& path, DeviceInfo target) {
+Manifest load_manifest(const std::filesystem::path& path, DeviceInfo target, const GemmConfigLookup* tuned) {
   std::ifstream in(path);
   if (!in) fail(Errc::invalid_argument, "cannot read manifest " + path.string());
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_manifest(ss.str(), std::move(target), path.string());
+  return parse_manifest(ss.str(), std::move(target), path.string(), tuned);
 }
 
 }  // namespace shapejit::runtime

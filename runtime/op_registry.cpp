@@ -33,12 +33,12 @@ const OpFamily& find_op_family(std::string_view op) {
   fail(Errc::invalid_argument, "unknown op '" + std::string(op) + "' (known: " + known + ")");
 }
 
-std::vector<jit::KernelSpec> deepseek_v3_specs(const DeviceInfo& target) {
+std::vector<jit::KernelSpec> deepseek_v3_specs(const DeviceInfo& target, const GemmConfigLookup* tuned) {
   std::vector<jit::KernelSpec> specs;
   std::set<std::string> seen;
   for (const auto& f : op_families())
     for (const auto& shape : f.deepseek_v3_shapes())
-      for (auto& s : f.specs_for(shape, target))
+      for (auto& s : f.specs_for(shape, target, tuned))
         if (seen.insert(s.canonical()).second) specs.push_back(std::move(s));
   return specs;
 }

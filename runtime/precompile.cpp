@@ -102,30 +102,32 @@ PrecompileResult precompile(const Manifest& manifest, const PrecompileOptions& o
   return precompile(manifest.specs, options);
 }
 
-long long apply_tuning_records(const RuntimeOptions& options) {
-  if (!options.use_cache || !options.use_tuning_records) return 0;
+std::shared_ptr<const GemmConfigLookup> load_tuning_records(const RuntimeOptions& options) {
+  if (!options.use_cache || !options.use_tuning_records) return nullptr;
   cache::StoreOptions o;
   o.create = false;
   o.on_bypass = [](const std::string&) {};   // no database yet: nothing tuned
   cache::KernelStore store(options.cache_path.empty() ? default_cache_path() : options.cache_path, o);
-  return store.persistent() ? tuning::use_tuned_gemm_configs(store) : 0;
+  if (!store.persistent()) return nullptr;
+  return std::make_shared<const tuning::TunedGemmConfigs>(store);
 }
 
 PrecompileResult precompile_model(std::string_view model, const DeviceInfo& target, const PrecompileOptions& options) {
-  apply_tuning_records(options.runtime);
-  return precompile(model_kernel_set(model, target), options);
+  const auto tuned = load_tuning_records(options.runtime);
+  return precompile(model_kernel_set(model, target, tuned.get()), options);
 }
 
 PrecompileResult precompile_manifest(const fs::path& manifest, const DeviceInfo& target,
                                      const PrecompileOptions& options) {
-  apply_tuning_records(options.runtime);
-  return precompile(load_manifest(manifest, target), options);
+  const auto tuned = load_tuning_records(options.runtime);
+  return precompile(load_manifest(manifest, target, tuned.get()), options);
 }
 
 std::vector<std::string> builtin_models() { return {"deepseek-v3"}; }
 
-std::vector<jit::KernelSpec> model_kernel_set(std::string_view model, const DeviceInfo& target) {
-  if (model == "deepseek-v3") return deepseek_v3_specs(target);
+std::vector<jit::KernelSpec> model_kernel_set(std::string_view model, const DeviceInfo& target,
+                                              const GemmConfigLookup* tuned) {
+  if (model == "deepseek-v3") return deepseek_v3_specs(target, tuned);
   std::string known;
   for (const auto& m : builtin_models()) known += (known.empty() ? "" : ", ") + m;
   fail(Errc::invalid_argument, "unknown model '" + std::string(model) + "' (built-in kernel sets: " + known + ")");

@@ -47,6 +47,7 @@ struct Runtime::Impl {
   };
   std::map<std::pair<CUcontext, std::string>, Library> loaded;   // by (context, spec text)
   RuntimeStats stats;
+  std::unique_ptr<const tuning::TunedGemmConfigs> gemm_tuning;   // null: records off / no database
 
   ~Impl() {
     if (!loaded.empty() && driver_available())
@@ -73,11 +74,15 @@ Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>()) {
     const fs::path path = impl_->options.cache_path.empty() ? default_cache_path()
                                                             : impl_->options.cache_path;
     impl_->store = std::make_unique<KernelStoreAdapter>(path);
-    // The database's tuning winners go before the GEMM heuristic (each is checked against the
-    // device, SM count, driver, NVRTC and kernel definition at the call).
-    if (impl_->options.use_tuning_records) tuning::use_tuned_gemm_configs(impl_->store->store());
+    // This runtime's GEMM calls consult its database's tuning winners before the heuristic
+    // (each is checked against the device, SM count, driver, NVRTC and kernel definition at the
+    // call).
+    if (impl_->options.use_tuning_records)
+      impl_->gemm_tuning = std::make_unique<const tuning::TunedGemmConfigs>(impl_->store->store());
   }
 }
+
+const GemmConfigLookup* Runtime::gemm_tuning() const { return impl_->gemm_tuning.get(); }
 
 Runtime::~Runtime() = default;
 

@@ -159,7 +159,7 @@ struct Fp8Launch {
 
 void launch_fp8(const GemmProblem& p, const Fp8Launch& l, const DeviceInfo& dev,
                 CUstream stream, Runtime& runtime) {
-  const GemmConfig c = choose_gemm_config(p, dev, runtime.options().use_tuning_records);
+  const GemmConfig c = choose_gemm_config(p, dev, runtime.gemm_tuning());
   const jit::KernelSpec spec = gemm_kernel_spec(p, c, dev);
   const bool mc_a = c.num_multicast > 1 && c.multicast_on_a;
   const bool mc_b = c.num_multicast > 1 && !c.multicast_on_a;
@@ -281,21 +281,21 @@ void validate(const GemmFp8GroupedMaskedArgs& a) {
   validate_buffers(a);
 }
 
-jit::KernelSpec gemm_spec(const GemmFp8Args& a, const DeviceInfo& dev) {
+jit::KernelSpec gemm_spec(const GemmFp8Args& a, const DeviceInfo& dev, const GemmConfigLookup* tuned) {
   const GemmProblem p = problem_of(a);
-  return gemm_kernel_spec(p, choose_gemm_config(p, dev), dev);
+  return gemm_kernel_spec(p, choose_gemm_config(p, dev, tuned), dev);
 }
-jit::KernelSpec gemm_spec(const GemmBf16Args& a, const DeviceInfo& dev) {
+jit::KernelSpec gemm_spec(const GemmBf16Args& a, const DeviceInfo& dev, const GemmConfigLookup* tuned) {
   const GemmProblem p = problem_of(a);
-  return gemm_kernel_spec(p, choose_gemm_config(p, dev), dev);
+  return gemm_kernel_spec(p, choose_gemm_config(p, dev, tuned), dev);
 }
-jit::KernelSpec gemm_spec(const GemmFp8GroupedContiguousArgs& a, const DeviceInfo& dev) {
+jit::KernelSpec gemm_spec(const GemmFp8GroupedContiguousArgs& a, const DeviceInfo& dev, const GemmConfigLookup* tuned) {
   const GemmProblem p = problem_of(a);
-  return gemm_kernel_spec(p, choose_gemm_config(p, dev), dev);
+  return gemm_kernel_spec(p, choose_gemm_config(p, dev, tuned), dev);
 }
-jit::KernelSpec gemm_spec(const GemmFp8GroupedMaskedArgs& a, const DeviceInfo& dev) {
+jit::KernelSpec gemm_spec(const GemmFp8GroupedMaskedArgs& a, const DeviceInfo& dev, const GemmConfigLookup* tuned) {
   const GemmProblem p = problem_of(a);
-  return gemm_kernel_spec(p, choose_gemm_config(p, dev), dev);
+  return gemm_kernel_spec(p, choose_gemm_config(p, dev, tuned), dev);
 }
 
 void gemm_fp8_nt(const GemmFp8Args& a, CUstream stream, Runtime& runtime) {
@@ -339,7 +339,7 @@ void gemm_bf16_nt(const GemmBf16Args& a, CUstream stream, Runtime& runtime) {
   if (a.m == 0) return;
   const DeviceInfo dev = hopper_device("gemm_bf16_nt", runtime);
   const GemmProblem p = problem_of(a);
-  const GemmConfig c = choose_gemm_config(p, dev, runtime.options().use_tuning_records);
+  const GemmConfig c = choose_gemm_config(p, dev, runtime.gemm_tuning());
   const jit::KernelSpec spec = gemm_kernel_spec(p, c, dev);
   const bool mc_a = c.num_multicast > 1 && c.multicast_on_a;
   const bool mc_b = c.num_multicast > 1 && !c.multicast_on_a;

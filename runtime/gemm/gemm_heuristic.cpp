@@ -1,7 +1,6 @@
 #include "shapejit/runtime/gemm_heuristic.hpp"
 
 #include <algorithm>
-#include <mutex>
 
 #include "gemm/gemm_layout.cuh"
 #include "shapejit/error.hpp"
@@ -13,15 +12,6 @@ namespace {
 constexpr int kMaxStages = 12;
 
 int ceil_div(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
-
-std::mutex& override_mutex() {
-  static std::mutex m;
-  return m;
-}
-GemmConfigOverride& override_hook() {
-  static GemmConfigOverride hook;
-  return hook;
-}
 
 // The device's opt-in limit, at most what the kernels' layout allows.
 int smem_limit(const DeviceInfo& dev) {
@@ -143,40 +133,40 @@ GemmConfig heuristic_gemm_config(const GemmProblem& p, const DeviceInfo& dev) {
   return best;
 }
 
-void set_gemm_config_override(GemmConfigOverride hook) {
-  std::lock_guard lock(override_mutex());
-  override_hook() = std::move(hook);
-}
-
 namespace {
-thread_local const GemmConfig* forced_config = nullptr;
+thread_local const ForcedGemmConfig* forced_config = nullptr;
 }  // namespace
 
 ForcedGemmConfig::ForcedGemmConfig(const GemmConfig& config) : previous_(forced_config), config_(config) {
-  forced_config = &config_;
+  forced_config = this;
+}
+ForcedGemmConfig::ForcedGemmConfig(const GemmConfigLookup& rule) : previous_(forced_config), rule_(&rule) {
+  forced_config = this;
 }
 ForcedGemmConfig::~ForcedGemmConfig() { forced_config = previous_; }
 
-GemmConfig choose_gemm_config(const GemmProblem& problem, const DeviceInfo& device, bool use_override) {
+std::optional<GemmConfig> ForcedGemmConfig::config_for(const GemmProblem& problem, const DeviceInfo& device) const {
+  if (rule_) return rule_->find(problem, device);
+  return config_;
+}
+
+GemmConfig choose_gemm_config(const GemmProblem& problem, const DeviceInfo& device,
+                              const GemmConfigLookup* tuned) {
   GemmProblem p = problem;
   p.m = gemm_m_bucket(std::max(problem.m, 1));
   if (forced_config) {
-    std::string why;
-    if (!gemm_config_valid(p, *forced_config, device, &why))
-      fail(Errc::invalid_argument, "gemm: the forced config is invalid: " + why);
-    return *forced_config;
-  }
-  if (!use_override) return heuristic_gemm_config(p, device);
-  GemmConfigOverride hook;
-  {
-    std::lock_guard lock(override_mutex());
-    hook = override_hook();
-  }
-  if (hook) {
-    if (auto c = hook(p, device)) {
+    if (auto c = forced_config->config_for(p, device)) {
       std::string why;
       if (!gemm_config_valid(p, *c, device, &why))
-        fail(Errc::invalid_argument, "gemm: the overriding config is invalid: " + why);
+        fail(Errc::invalid_argument, "gemm: the forced config is invalid: " + why);
+      return *c;
+    }
+  }
+  if (tuned) {
+    if (auto c = tuned->find(p, device)) {
+      std::string why;
+      if (!gemm_config_valid(p, *c, device, &why))
+        fail(Errc::invalid_argument, "gemm: the tuned config is invalid: " + why);
       return *c;
     }
   }

@@ -26,7 +26,8 @@ MlaConfig config_from(const nlohmann::json& shape) {
   return c;
 }
 
-std::vector<jit::KernelSpec> mla_specs(const nlohmann::json& shape, const DeviceInfo& target) {
+std::vector<jit::KernelSpec> mla_specs(const nlohmann::json& shape, const DeviceInfo& target,
+                                       const GemmConfigLookup* /*tuned: no GEMM*/) {
   return mla_kernel_specs(config_from(shape), target);
 }
 

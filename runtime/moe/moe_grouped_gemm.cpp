@@ -92,15 +92,16 @@ GroupedGemmCall make_call(const MoeConfig& c, int num_tokens, const MoeFp8Rows& 
 }  // namespace
 
 std::vector<jit::KernelSpec> moe_grouped_gemm_specs(const MoeConfig& c, int num_tokens,
-                                                    const DeviceInfo& target) {
+                                                    const DeviceInfo& target,
+                                                    const GemmConfigLookup* tuned) {
   std::vector<jit::KernelSpec> specs;
   const MoeFp8Rows rows{};
   const MoeRouting routing{};
   const MoeWeights weights{};
   for (bool down : {false, true}) {
     const GroupedGemmCall call = make_call(c, num_tokens, rows, routing, 0, down, weights);
-    specs.push_back(c.layout == MoeLayout::contiguous ? gemm_spec(contiguous_args(call), target)
-                                                      : gemm_spec(masked_args(call, num_tokens), target));
+    specs.push_back(c.layout == MoeLayout::contiguous ? gemm_spec(contiguous_args(call), target, tuned)
+                                                      : gemm_spec(masked_args(call, num_tokens), target, tuned));
   }
   return specs;
 }

@@ -88,16 +88,13 @@ std::optional<GemmConfig> tuned_gemm_config(const std::vector<cache::TuningRecor
   return c;
 }
 
-long long use_tuned_gemm_configs(cache::KernelStore& store) {
-  std::vector<cache::TuningRecord> winners;
+TunedGemmConfigs::TunedGemmConfigs(cache::KernelStore& store) {
   for (cache::TuningRecord& r : store.tuning_records(cache::TuningQuery{.status = cache::kTuningWinner}))
-    if (detail::is_gemm_op(r.spec_family)) winners.push_back(std::move(r));
-  if (winners.empty()) return 0;
-  const long long n = static_cast<long long>(winners.size());
-  set_gemm_config_override([winners = std::move(winners)](const GemmProblem& p, const DeviceInfo& d) {
-    return tuned_gemm_config(winners, p, d);
-  });
-  return n;
+    if (detail::is_gemm_op(r.spec_family)) winners_.push_back(std::move(r));
+}
+
+std::optional<GemmConfig> TunedGemmConfigs::find(const GemmProblem& problem, const DeviceInfo& device) const {
+  return tuned_gemm_config(winners_, problem, device);
 }
 
 }  // namespace shapejit::runtime::tuning

@@ -297,20 +297,30 @@ TEST(GemmGpu, GroupedMaskedMatchesReference) {
 }
 
 // The heuristic leaves 2-CTA multicast off; tuning records may turn it on, so both sides of
-// it are checked here through the override hook, on grids with odd block counts (a pair's
-// second tile outside the matrix).
+// it are checked here by forcing it on this thread's calls, on grids with odd block counts (a
+// pair's second tile outside the matrix).
+class MulticastRule final : public GemmConfigLookup {
+ public:
+  explicit MulticastRule(bool on_a) : on_a_(on_a) {}
+  std::optional<GemmConfig> find(const GemmProblem& p, const DeviceInfo& d) const override {
+    GemmConfig c = heuristic_gemm_config(p, d);
+    c.num_multicast = 2;
+    c.multicast_on_a = on_a_;
+    c.num_sms = d.num_sms / 2 * 2;
+    return c;
+  }
+
+ private:
+  bool on_a_;
+};
+
 class ForceMulticast {
  public:
-  explicit ForceMulticast(bool on_a) {
-    set_gemm_config_override([on_a](const GemmProblem& p, const DeviceInfo& d) {
-      GemmConfig c = heuristic_gemm_config(p, d);
-      c.num_multicast = 2;
-      c.multicast_on_a = on_a;
-      c.num_sms = d.num_sms / 2 * 2;
-      return std::optional<GemmConfig>(c);
-    });
-  }
-  ~ForceMulticast() { set_gemm_config_override(nullptr); }
+  explicit ForceMulticast(bool on_a) : rule_(on_a), force_(rule_) {}
+
+ private:
+  MulticastRule rule_;
+  ForcedGemmConfig force_;
 };
 
 TEST(GemmGpu, MulticastSharingBMatchesReference) {

@@ -1,6 +1,7 @@
 // The heuristic's configs are valid (fit shared memory, tile the problem as the kernels
 // require) for every DeepSeek-V3 shape and for random shapes; the choice is constant within
-// an M bucket; specs_for returns what the runtime call loads; the tuning hook overrides.
+// an M bucket; specs_for returns what the runtime call loads; a tuned config passed in
+// replaces the heuristic's.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -153,7 +154,14 @@ TEST(GemmHeuristic, SpecsForMatchesTheRuntimeCall) {
   EXPECT_EQ(specs[0], gemm_spec(g, dev));
 }
 
-TEST(GemmHeuristic, TuningOverrideReplacesTheHeuristicAndIsValidated) {
+namespace {
+struct FixedLookup final : GemmConfigLookup {
+  GemmConfig config;
+  std::optional<GemmConfig> find(const GemmProblem&, const DeviceInfo&) const override { return config; }
+};
+}  // namespace
+
+TEST(GemmHeuristic, TunedConfigReplacesTheHeuristicAndIsValidated) {
   const DeviceInfo dev = default_target_device();
   GemmProblem p;
   p.m = 4096;
@@ -164,14 +172,14 @@ TEST(GemmHeuristic, TuningOverrideReplacesTheHeuristicAndIsValidated) {
   forced.swizzle_d_bytes = 128;
   forced.num_stages = 3;
   forced.smem_bytes = gemm_smem_bytes(p.kind, forced.block_m, 64, 3, false);
-  set_gemm_config_override([&](const GemmProblem&, const DeviceInfo&) {
-    return std::optional<GemmConfig>(forced);
-  });
-  EXPECT_EQ(choose_gemm_config(p, dev), forced);
-  forced.num_stages = 40;   // cannot fit
-  EXPECT_THROW(choose_gemm_config(p, dev), Error);
-  set_gemm_config_override(nullptr);
-  EXPECT_EQ(choose_gemm_config(p, dev), heuristic_gemm_config(p, dev));
+  FixedLookup tuned;
+  tuned.config = forced;
+  EXPECT_EQ(choose_gemm_config(p, dev, &tuned), forced);
+  EXPECT_EQ(gemm_spec(GemmFp8Args{.m = 4096, .n = 7168, .k = 2048}, dev, &tuned),
+            gemm_kernel_spec(p, forced, dev)) << "the spec builder takes the same lookup";
+  EXPECT_EQ(choose_gemm_config(p, dev), heuristic_gemm_config(p, dev)) << "no lookup: the heuristic";
+  tuned.config.num_stages = 40;   // cannot fit
+  EXPECT_THROW(choose_gemm_config(p, dev, &tuned), Error);
 }
 
 TEST(GemmHeuristic, DeepSeekV3SetListsEveryShapeAndBucket) {

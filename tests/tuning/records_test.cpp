@@ -1,10 +1,11 @@
 // Winner records are used only on the device, SM count, arch, driver, NVRTC and kernel
-// definition they were measured with; the others are ignored and counted by reason. The GEMM
-// calls consult the winners before the heuristic unless a runtime turns records off, and
-// export/import carry records and sessions.
+// definition they were measured with; the others are ignored and counted by reason. A GEMM call
+// consults the winners of the runtime it is given before the heuristic unless that runtime
+// turns records off, and export/import carry records and sessions.
 #include <gtest/gtest.h>
 
 #include "shapejit/jit/compiler.hpp"
+#include "shapejit/runtime/gemm.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
 #include "shapejit/runtime/runtime.hpp"
 #include "tuning_test_util.hpp"
@@ -24,12 +25,12 @@ GemmProblem problem() {
 }
 
 // A winner for problem() on the test target: BLOCK_N 64 (not what the heuristic picks).
-cache::TuningRecord winner(const DeviceInfo& t) {
+cache::TuningRecord winner(const DeviceInfo& t, int num_stages = 4) {
   GemmProblem p = problem();
   GemmConfig c = heuristic_gemm_config(p, t);
   c.block_n = 64;
   c.swizzle_d_bytes = 128;
-  c.num_stages = 4;
+  c.num_stages = num_stages;
   c.smem_bytes = gemm_smem_bytes(p.kind, c.block_m, c.block_n, c.num_stages, false);
   cache::TuningRecord r;
   r.key = "w1";
@@ -93,45 +94,66 @@ TEST(TuningRecords, RecordsForAnotherContextAreIgnoredAndCountedByReason) {
   EXPECT_FALSE(tuned_gemm_config({b}, problem(), t));
 }
 
-TEST(TuningRecords, GemmCallsUseWinnersBeforeTheHeuristicUnlessRecordsAreOff) {
+TEST(TuningRecords, GemmCallsUseTheWinnersTheyAreGivenBeforeTheHeuristic) {
   const auto dir = tuning_test::fresh_dir("use");
   const DeviceInfo t = tuning_test::target();
-  {
-    cache::KernelStore store(dir / "k.db", tuning_test::quiet());
-    store.put_tuning(winner(t));
-    EXPECT_EQ(use_tuned_gemm_configs(store), 1);
-  }
+  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+  store.put_tuning(winner(t));
+  const TunedGemmConfigs tuned(store);
+  EXPECT_EQ(tuned.size(), 1);
   GemmProblem p = problem();
   p.m = 3000;   // same bucket (4096)
-  EXPECT_EQ(choose_gemm_config(p, t).block_n, 64);
-  EXPECT_EQ(choose_gemm_config(p, t, false), heuristic_gemm_config(problem(), t)) << "records off";
+  EXPECT_EQ(choose_gemm_config(p, t, &tuned).block_n, 64);
+  EXPECT_EQ(choose_gemm_config(p, t), heuristic_gemm_config(problem(), t)) << "no records";
   DeviceInfo other = t;
   other.driver_version = 12080;
-  EXPECT_EQ(choose_gemm_config(p, other), heuristic_gemm_config(problem(), other));
+  EXPECT_EQ(choose_gemm_config(p, other, &tuned), heuristic_gemm_config(problem(), other));
   GemmProblem small = problem();
   small.m = 64;
-  EXPECT_EQ(choose_gemm_config(small, t), heuristic_gemm_config(small, t)) << "no record for that bucket";
-  set_gemm_config_override(nullptr);
+  EXPECT_EQ(choose_gemm_config(small, t, &tuned), heuristic_gemm_config(small, t)) << "no record for that bucket";
 }
 
-TEST(TuningRecords, ARuntimeInstallsItsDatabasesWinnersUnlessRecordsAreOff) {
+// Each runtime's GEMM calls use its own database's winners: two runtimes on databases with
+// different winners for one shape, and one with records off, coexist in one process.
+TEST(TuningRecords, EachRuntimeUsesItsOwnDatabasesWinners) {
   const auto dir = tuning_test::fresh_dir("runtime");
   const DeviceInfo t = tuning_test::target();
-  {
-    cache::KernelStore store(dir / "k.db", tuning_test::quiet());
-    store.put_tuning(winner(t));
+  for (auto [db, stages] : {std::pair{"a.db", 4}, std::pair{"b.db", 3}}) {
+    cache::KernelStore store(dir / db, tuning_test::quiet());
+    store.put_tuning(winner(t, stages));
   }
-  set_gemm_config_override(nullptr);
-  RuntimeOptions off;
-  off.cache_path = dir / "k.db";
+  RuntimeOptions oa;
+  oa.cache_path = dir / "a.db";
+  RuntimeOptions ob = oa;
+  ob.cache_path = dir / "b.db";
+  RuntimeOptions off = oa;
   off.use_tuning_records = false;
-  { Runtime rt(off); }
-  EXPECT_EQ(choose_gemm_config(problem(), t), heuristic_gemm_config(problem(), t)) << "records off: not installed";
-  RuntimeOptions on = off;
-  on.use_tuning_records = true;
-  { Runtime rt(on); }
-  EXPECT_EQ(choose_gemm_config(problem(), t).block_n, 64);
-  set_gemm_config_override(nullptr);
+  Runtime ra(oa), rb(ob), roff(off);
+  ASSERT_NE(ra.gemm_tuning(), nullptr);
+  ASSERT_NE(rb.gemm_tuning(), nullptr);
+  EXPECT_EQ(roff.gemm_tuning(), nullptr) << "records off";
+
+  const GemmProblem p = problem();
+  const GemmConfig a = choose_gemm_config(p, t, ra.gemm_tuning());
+  const GemmConfig b = choose_gemm_config(p, t, rb.gemm_tuning());
+  EXPECT_EQ(a.block_n, 64);
+  EXPECT_EQ(a.num_stages, 4);
+  EXPECT_EQ(b.block_n, 64);
+  EXPECT_EQ(b.num_stages, 3);
+  const GemmConfig h = heuristic_gemm_config(p, t);
+  ASSERT_NE(h, a);
+  ASSERT_NE(h, b);
+  EXPECT_EQ(choose_gemm_config(p, t, roff.gemm_tuning()), h) << "records off beside runtimes with records on";
+  EXPECT_EQ(choose_gemm_config(p, t), h) << "no runtime given: the heuristic";
+
+  // The spec a call loads follows the same runtime (what precompile and the front ends use).
+  const GemmFp8Args args{.m = 4096, .n = 7168, .k = 2048};
+  EXPECT_EQ(gemm_spec(args, t, ra.gemm_tuning()), gemm_kernel_spec(p, a, t));
+  EXPECT_EQ(gemm_spec(args, t, rb.gemm_tuning()), gemm_kernel_spec(p, b, t));
+  EXPECT_EQ(gemm_spec(args, t, roff.gemm_tuning()), gemm_kernel_spec(p, h, t));
+  // Building another runtime changes nothing for those that exist.
+  { Runtime later(ob); }
+  EXPECT_EQ(choose_gemm_config(p, t, ra.gemm_tuning()), a);
 }
 
 TEST(TuningRecords, ExportImportCarriesRecordsAndSessions) {

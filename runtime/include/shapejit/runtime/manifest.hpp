@@ -17,6 +17,8 @@
 
 namespace shapejit::runtime {
 
+class GemmConfigLookup;   // gemm_heuristic.hpp
+
 struct Manifest {
   std::vector<jit::KernelSpec> specs;   // deduplicated, in file order
   DeviceInfo target;                    // what the specs are for: the caller's, with the
@@ -25,7 +27,11 @@ struct Manifest {
 };
 
 // target: the device kernels are specialized for; a manifest's "target" overrides its fields.
-Manifest load_manifest(const std::filesystem::path& path, DeviceInfo target);
-Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::string& origin);
+// tuned: the GEMM tuning records the calls would consult (load_tuning_records; nullptr: the
+// heuristic's configs).
+Manifest load_manifest(const std::filesystem::path& path, DeviceInfo target,
+                       const GemmConfigLookup* tuned = nullptr);
+Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::string& origin,
+                        const GemmConfigLookup* tuned = nullptr);
 
 }  // namespace shapejit::runtime

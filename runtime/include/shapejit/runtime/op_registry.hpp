@@ -15,18 +15,29 @@
 
 namespace shapejit::runtime {
 
+class GemmConfigLookup;   // gemm_heuristic.hpp
+
 struct OpFamily {
   std::string_view op;            // manifest "op" value
   std::string_view summary;       // one line for --help and error messages
-  // Throws Error(invalid_argument) naming the field when the shape is not one the family takes.
-  std::vector<jit::KernelSpec> (*specs_for)(const nlohmann::json& shape, const DeviceInfo& target);
+  // tuned: the GEMM tuning records the calls would consult (a Runtime's gemm_tuning(); nullptr:
+  // the heuristic). Throws Error(invalid_argument) naming the field when the shape is not one
+  // the family takes.
+  std::vector<jit::KernelSpec> (*specs)(const nlohmann::json& shape, const DeviceInfo& target,
+                                        const GemmConfigLookup* tuned);
   std::vector<nlohmann::json> (*deepseek_v3_shapes)();
+
+  std::vector<jit::KernelSpec> specs_for(const nlohmann::json& shape, const DeviceInfo& target,
+                                         const GemmConfigLookup* tuned = nullptr) const {
+    return specs(shape, target, tuned);
+  }
 };
 
 std::span<const OpFamily> op_families();
 const OpFamily& find_op_family(std::string_view op);   // throws Error(invalid_argument)
 
 // Every spec of the built-in DeepSeek-V3 set for the target, in a stable order, deduplicated.
-std::vector<jit::KernelSpec> deepseek_v3_specs(const DeviceInfo& target);
+std::vector<jit::KernelSpec> deepseek_v3_specs(const DeviceInfo& target,
+                                               const GemmConfigLookup* tuned = nullptr);
 
 }  // namespace shapejit::runtime

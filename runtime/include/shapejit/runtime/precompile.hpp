@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,7 +68,7 @@ PrecompileResult precompile(const std::vector<jit::KernelSpec>& specs, const Pre
 PrecompileResult precompile(const Manifest& manifest, const PrecompileOptions& options = {});
 
 // The whole step for a built-in model or a manifest file, as `shapejit precompile` takes it:
-// apply_tuning_records(options.runtime), then the kernel list for `target` (a manifest's
+// load_tuning_records(options.runtime), then the kernel list for `target` (a manifest's
 // "target" overrides its fields), then precompile(). Bad input (unknown model, bad manifest
 // entry) throws Error(invalid_argument) before anything is compiled.
 PrecompileResult precompile_model(std::string_view model, const DeviceInfo& target,
@@ -75,15 +76,17 @@ PrecompileResult precompile_model(std::string_view model, const DeviceInfo& targ
 PrecompileResult precompile_manifest(const std::filesystem::path& manifest, const DeviceInfo& target,
                                      const PrecompileOptions& options = {});
 
-// Makes the kernels that model_kernel_set() and load_manifest() choose the ones a Runtime with
-// these options will load: the GEMM configurations of the database's tuning winners before the
-// heuristic (when the database exists and options.use_tuning_records). Call it before building
-// a kernel list of your own. Returns how many tuning records are in use.
-long long apply_tuning_records(const RuntimeOptions& options);
+// The GEMM tuning winners a Runtime with these options consults (Runtime::gemm_tuning()), for
+// the kernel lists model_kernel_set() and load_manifest() build, so they name the kernels that
+// runtime will load. nullptr when options.use_tuning_records is off or the database does not
+// exist (the heuristic's configs).
+std::shared_ptr<const GemmConfigLookup> load_tuning_records(const RuntimeOptions& options);
 
-// The built-in kernel set of a model for a target device, deduplicated, in a stable order.
-// Throws Error(invalid_argument) for a model it does not know, naming the ones it knows.
-std::vector<jit::KernelSpec> model_kernel_set(std::string_view model, const DeviceInfo& target);
+// The built-in kernel set of a model for a target device, deduplicated, in a stable order
+// (tuned: as load_manifest takes it). Throws Error(invalid_argument) for a model it does not
+// know, naming the ones it knows.
+std::vector<jit::KernelSpec> model_kernel_set(std::string_view model, const DeviceInfo& target,
+                                              const GemmConfigLookup* tuned = nullptr);
 std::vector<std::string> builtin_models();   // {"deepseek-v3"}
 
 }  // namespace shapejit::runtime

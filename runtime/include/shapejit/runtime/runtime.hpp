@@ -16,6 +16,8 @@
 
 namespace shapejit::runtime {
 
+class GemmConfigLookup;   // gemm_heuristic.hpp
+
 struct RuntimeOptions {
   std::filesystem::path cache_path;   // empty: the default cache (see default_cache_path())
   bool use_cache = true;              // false: compile into memory only
@@ -26,9 +28,9 @@ struct RuntimeOptions {
   // The shapejit-compile-worker executable the worker processes run; empty: found as
   // compile_worker_path() says.
   std::filesystem::path compile_worker;
-  // Tuning records (runtime/tuning): the GEMM calls of this runtime use the winners of the
+  // Tuning records (runtime/tuning): the GEMM calls of this runtime use the winners of its
   // cache database's tuning sessions that hold for the device before the heuristic. false:
-  // always the heuristic.
+  // always the heuristic. Other runtimes (other databases, records off) are not affected.
   bool use_tuning_records = true;
 };
 
@@ -98,6 +100,10 @@ class Runtime {
 
   RuntimeStats stats() const;
   const RuntimeOptions& options() const;
+
+  // The tuning winners this runtime's GEMM calls consult before the heuristic, read from its
+  // cache database when it was created; nullptr when records are off or there is no database.
+  const GemmConfigLookup* gemm_tuning() const;
 
   // The SMs the kernels of this runtime's calls may use, e.g. to leave SMs to communication
   // kernels running alongside (0: all of the device's). The heuristics size persistent grids

@@ -45,8 +45,18 @@ std::optional<GemmConfig> gemm_config_of(const cache::TuningRecord& record, cons
 // The GEMM config a winner gives the problem on the device (nullopt: use the heuristic).
 std::optional<GemmConfig> tuned_gemm_config(const std::vector<cache::TuningRecord>& winners,
                                             const GemmProblem& problem, const DeviceInfo& device);
-// Makes the GEMM calls consult `store`'s winners before the heuristic (set_gemm_config_override);
-// returns how many winner records were found (0: the override is left as it was).
-long long use_tuned_gemm_configs(cache::KernelStore& store);
+// The GEMM winners of a database, read once; a Runtime holds one for its calls
+// (Runtime::gemm_tuning()), precompile gets one from load_tuning_records(). find() applies
+// tuned_gemm_config: records for another device, arch, SM count, driver, NVRTC or definition
+// version are ignored.
+class TunedGemmConfigs final : public GemmConfigLookup {
+ public:
+  explicit TunedGemmConfigs(cache::KernelStore& store);
+  std::optional<GemmConfig> find(const GemmProblem& problem, const DeviceInfo& device) const override;
+  long long size() const { return static_cast<long long>(winners_.size()); }   // GEMM winner records
+
+ private:
+  std::vector<cache::TuningRecord> winners_;
+};
 
 }  // namespace shapejit::runtime::tuning

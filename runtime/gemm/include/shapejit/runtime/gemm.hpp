@@ -87,10 +87,15 @@ void validate(const GemmFp8GroupedContiguousArgs& args);
 void validate(const GemmFp8GroupedMaskedArgs& args);
 
 // The kernel spec a call with these arguments loads on `device` (what precompilation uses; a
-// runtime's call uses runtime.target(device), its SM limit applied).
-jit::KernelSpec gemm_spec(const GemmFp8Args& args, const DeviceInfo& device);
-jit::KernelSpec gemm_spec(const GemmBf16Args& args, const DeviceInfo& device);
-jit::KernelSpec gemm_spec(const GemmFp8GroupedContiguousArgs& args, const DeviceInfo& device);
-jit::KernelSpec gemm_spec(const GemmFp8GroupedMaskedArgs& args, const DeviceInfo& device);
+// runtime's call uses runtime.target(device), its SM limit applied, and runtime.gemm_tuning()).
+// tuned: tuning records consulted before the heuristic (nullptr: the heuristic's config).
+jit::KernelSpec gemm_spec(const GemmFp8Args& args, const DeviceInfo& device,
+                          const GemmConfigLookup* tuned = nullptr);
+jit::KernelSpec gemm_spec(const GemmBf16Args& args, const DeviceInfo& device,
+                          const GemmConfigLookup* tuned = nullptr);
+jit::KernelSpec gemm_spec(const GemmFp8GroupedContiguousArgs& args, const DeviceInfo& device,
+                          const GemmConfigLookup* tuned = nullptr);
+jit::KernelSpec gemm_spec(const GemmFp8GroupedMaskedArgs& args, const DeviceInfo& device,
+                          const GemmConfigLookup* tuned = nullptr);
 
 }  // namespace shapejit::runtime

@@ -6,7 +6,6 @@
 // M: a call picks its config for the upper end of M's bucket, which makes the choice (and the
 // spec) constant inside a bucket by construction. Upper ends: 64, 128, 256, 512, 1024, 2048,
 // 4096, 8192, 16384, then multiples of 16384.
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,30 +63,40 @@ int gemm_smem_bytes(GemmKind kind, int block_m, int block_n, int num_stages, boo
 // records (measured slower, see docs/gemm.md).
 GemmConfig heuristic_gemm_config(const GemmProblem& problem, const DeviceInfo& device);
 
-// Hook for tuning records: when set and it returns a config, that config is used instead of
-// the heuristic's (it is validated first). Pass nullptr to remove.
-using GemmConfigOverride =
-    std::function<std::optional<GemmConfig>(const GemmProblem&, const DeviceInfo&)>;
-void set_gemm_config_override(GemmConfigOverride hook);
+// Tuned configs a call consults before the heuristic: the tuning records of the Runtime the
+// call is given (Runtime::gemm_tuning(), tuning::TunedGemmConfigs).
+class GemmConfigLookup {
+ public:
+  virtual ~GemmConfigLookup() = default;
+  // The config tuned for the problem (M at its bucket's upper end) on the device; nullopt: none.
+  virtual std::optional<GemmConfig> find(const GemmProblem& problem, const DeviceInfo& device) const = 0;
+};
 
-// What a call uses: the config forced on this thread (ForcedGemmConfig), else the override
-// (unless use_override is false: a Runtime with tuning records off), else the heuristic, for
-// the problem with M at its bucket's upper end. Throws Error(invalid_argument) when a forced or
-// overriding config is invalid for the problem.
-GemmConfig choose_gemm_config(const GemmProblem& problem, const DeviceInfo& device, bool use_override = true);
+// What a call uses: the config forced on this thread (ForcedGemmConfig), else `tuned`'s config
+// (nullptr: no tuning records), else the heuristic, for the problem with M at its bucket's
+// upper end. Throws Error(invalid_argument) when a forced or tuned config is invalid for the
+// problem.
+GemmConfig choose_gemm_config(const GemmProblem& problem, const DeviceInfo& device,
+                              const GemmConfigLookup* tuned = nullptr);
 
 // For the tuner's measurements: while alive, GEMM calls on this thread use `config` (checked by
-// gemm_config_valid against each call's problem).
+// gemm_config_valid against each call's problem). With a `rule` (tests that force a variant
+// over several shapes), each call uses the config the rule gives its problem, if any; the rule
+// must outlive this object.
 class ForcedGemmConfig {
  public:
   explicit ForcedGemmConfig(const GemmConfig& config);
+  explicit ForcedGemmConfig(const GemmConfigLookup& rule);
   ~ForcedGemmConfig();
   ForcedGemmConfig(const ForcedGemmConfig&) = delete;
   ForcedGemmConfig& operator=(const ForcedGemmConfig&) = delete;
 
+  std::optional<GemmConfig> config_for(const GemmProblem& problem, const DeviceInfo& device) const;
+
  private:
-  const GemmConfig* previous_;
+  const ForcedGemmConfig* previous_;
   GemmConfig config_;
+  const GemmConfigLookup* rule_ = nullptr;
 };
 
 // Whether a config can run the problem on the device; *why names the broken rule.

@@ -134,9 +134,11 @@ void moe_layer(const MoeConfig& config, int num_tokens, CUdeviceptr x, CUdevicep
 // The MoE-family kernel specs a call of this config loads (routing, dispatch, SwiGLU, combine),
 // in launch order. The grouped GEMMs' specs come from the GEMM family.
 std::vector<jit::KernelSpec> moe_kernel_specs(const MoeConfig& config, const DeviceInfo& target);
-// The two grouped FP8 GEMMs (gate/up, down) a call with num_tokens tokens loads.
+// The two grouped FP8 GEMMs (gate/up, down) a call with num_tokens tokens loads (tuned: the
+// runtime's GEMM tuning records, as gemm_spec takes them).
 std::vector<jit::KernelSpec> moe_grouped_gemm_specs(const MoeConfig& config, int num_tokens,
-                                                    const DeviceInfo& target);
+                                                    const DeviceInfo& target,
+                                                    const GemmConfigLookup* tuned = nullptr);
 
 // Host reference of the routing layout, the oracle for moe_route.
 struct MoeRoutingHost {
