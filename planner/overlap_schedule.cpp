@@ -98,10 +98,16 @@ OverlapSchedule build_overlap_schedule(const PhaseProfile& ph, int sms, const Ov
   return s;
 }
 
+namespace {
+
+[[noreturn]] void bad_plan(const std::string& phase, const std::string& what) {
+  fail(Errc::invalid_argument, "overlap plan (plan overlap --json) for phase '" + phase + "': " + what);
+}
+
+}  // namespace
+
 OverlapCandidate parse_overlap_choice(const std::string& json_text, const std::string& phase) {
-  auto bad = [&](const std::string& what) {
-    fail(Errc::invalid_argument, "overlap plan (plan overlap --json) for phase '" + phase + "': " + what);
-  };
+  auto bad = [&phase](const std::string& what) { bad_plan(phase, what); };
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(json_text);
@@ -124,7 +130,7 @@ OverlapCandidate parse_overlap_choice(const std::string& json_text, const std::s
     if (out.tokens[0] < 1 || out.tokens[1] < 0 || out.comm_sms < 0) bad("negative or empty micro-batch");
     return out;
   } catch (const nlohmann::json::exception& e) {
-    bad(e.what());
+    bad_plan(phase, e.what());
   }
 }
 

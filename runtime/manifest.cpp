@@ -62,6 +62,7 @@ Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::s
       } else if (entry.contains("op")) {
         if (!entry["op"].is_string()) fail(Errc::invalid_argument, "\"op\" must be a string");
         specs = find_op_family(entry["op"].get<std::string>()).specs_for(entry, target, tuned);
+        m.op_entries.emplace_back(entry["op"].get<std::string>(), entry.dump());
       } else {
         fail(Errc::invalid_argument, "needs \"op\" (with its shape fields) or \"spec\"");
       }

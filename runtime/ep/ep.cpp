@@ -46,18 +46,6 @@ KernelSpec overflow_spec(const EpKernelConfig& c, const DeviceInfo& t) {
   return ep_spec(t, "ep_count_overflow", {{"NUM_EXPERTS", c.experts_per_rank}});
 }
 
-template <typename... Args>
-void launch_kernel(Runtime& runtime, const KernelSpec& spec, unsigned grid, unsigned block, CUstream stream,
-                   Args... args) {
-  const LoadedKernel& kernel = runtime.load(spec);
-  LaunchParams p;
-  p.grid[0] = grid;
-  p.block[0] = block;
-  p.stream = stream;
-  void* ptrs[] = {static_cast<void*>(&args)...};
-  launch(kernel, p, ptrs);
-}
-
 const void* as_ptr(CUdeviceptr p) { return reinterpret_cast<const void*>(p); }
 
 void need(CUdeviceptr p, const char* name) {
@@ -107,15 +95,15 @@ void ep_dispatch_layout(const EpKernelConfig& c, int num_tokens, int rank, CUdev
   if (c.low_latency)
     SHAPEJIT_CU(driver().cuMemsetD32Async(l.send_expert, 0xffffffffu,
                                           std::size_t(c.num_ranks) * c.max_tokens * c.top_k, stream));
-  launch_kernel(runtime, layout_spec(c, dev), blocks, kLayoutThreads, stream, as_ptr(topk_idx), num_tokens, rank,
+  launch_1d(runtime, layout_spec(c, dev), blocks, kLayoutThreads, stream, as_ptr(topk_idx), num_tokens, rank,
                 c.num_experts, as_ptr(log2phy), as_ptr(logcnt), c.max_replicas,
                 as_ptr(l.slot), as_ptr(l.token_dest), as_ptr(l.token_pos), as_ptr(l.block_counts),
                 as_ptr(l.block_expert_counts), as_ptr(l.bad_ids));
-  launch_kernel(runtime, offsets_spec(c, dev), 1, kLayoutThreads, stream, as_ptr(l.block_counts),
+  launch_1d(runtime, offsets_spec(c, dev), 1, kLayoutThreads, stream, as_ptr(l.block_counts),
                 as_ptr(l.block_expert_counts), blocks, as_ptr(l.bad_ids), as_ptr(l.block_offset), as_ptr(l.send_offset),
                 as_ptr(l.counts));
   if (num_tokens == 0) return;
-  launch_kernel(runtime, rows_spec(c, dev), (num_tokens + kLayoutThreads - 1) / kLayoutThreads, kLayoutThreads,
+  launch_1d(runtime, rows_spec(c, dev), (num_tokens + kLayoutThreads - 1) / kLayoutThreads, kLayoutThreads,
                 stream, as_ptr(l.slot), as_ptr(l.token_dest), as_ptr(l.token_pos), as_ptr(topk_weights),
                 num_tokens, as_ptr(l.block_offset), as_ptr(l.send_offset), c.max_tokens, as_ptr(l.token_rows),
                 as_ptr(l.send_expert), as_ptr(l.send_weight));
@@ -127,7 +115,7 @@ void ep_pack_fp8(const EpKernelConfig& c, int num_tokens, CUdeviceptr x, CUdevic
   need(x, "x"); need(token_rows, "token_rows"); need(send_fp8, "send_fp8"); need(send_scales, "send_scales");
   if (x % 16 || send_fp8 % 16) bad("x and send_fp8 must be 16-byte aligned");
   if (num_tokens == 0) return;
-  launch_kernel(runtime, pack_spec(c, current_device()), num_tokens, c.hidden / 16, stream, as_ptr(x), num_tokens,
+  launch_1d(runtime, pack_spec(c, current_device()), num_tokens, c.hidden / 16, stream, as_ptr(x), num_tokens,
                 as_ptr(token_rows), as_ptr(send_fp8), as_ptr(send_scales), c.hidden / 128);
 }
 
@@ -141,7 +129,7 @@ void ep_recv_permute(const EpKernelConfig& c, int num_rows, CUdeviceptr recv_fp8
   need(xq, "xq"); need(xq_scales, "xq_scales");
   if (recv_fp8 % 16 || xq % 16) bad("recv_fp8 and xq must be 16-byte aligned");
   if (num_rows == 0) return;
-  launch_kernel(runtime, permute_spec(c, current_device()), num_rows, c.hidden / 16, stream, as_ptr(recv_fp8),
+  launch_1d(runtime, permute_spec(c, current_device()), num_rows, c.hidden / 16, stream, as_ptr(recv_fp8),
                 as_ptr(recv_scales), as_ptr(row_to_recv), num_rows, as_ptr(xq), as_ptr(xq_scales),
                 static_cast<int>(scale_stride));
 }
@@ -151,7 +139,7 @@ void ep_count_overflow(const EpKernelConfig& c, CUdeviceptr route_block_counts, 
   validate(c);
   need(route_block_counts, "route_block_counts"); need(overflow, "overflow");
   if (route_blocks < 1 || capacity < 1) bad("route_blocks and capacity must be positive");
-  launch_kernel(runtime, overflow_spec(c, current_device()), 1, 256, stream, as_ptr(route_block_counts),
+  launch_1d(runtime, overflow_spec(c, current_device()), 1, 256, stream, as_ptr(route_block_counts),
                 route_blocks, capacity, as_ptr(overflow));
 }
 

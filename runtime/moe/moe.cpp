@@ -48,18 +48,6 @@ KernelSpec combine_spec(const MoeConfig& c, const DeviceInfo& t) {
   return moe_spec(t, "moe_combine", {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}});
 }
 
-template <typename... Args>
-void launch_kernel(Runtime& runtime, const KernelSpec& spec, unsigned grid, unsigned block,
-                   CUstream stream, Args... args) {
-  const LoadedKernel& kernel = runtime.load(spec);
-  LaunchParams p;
-  p.grid[0] = grid;
-  p.block[0] = block;
-  p.stream = stream;
-  void* ptrs[] = {static_cast<void*>(&args)...};
-  launch(kernel, p, ptrs);
-}
-
 const void* as_ptr(CUdeviceptr p) { return reinterpret_cast<const void*>(p); }
 
 }  // namespace
@@ -78,9 +66,9 @@ void moe_route(const MoeConfig& c, int num_tokens, CUdeviceptr topk_idx, const M
   const int blocks = moe_route_blocks(c, num_tokens);
   const int max_rows = c.layout == MoeLayout::masked ? c.max_tokens_per_expert : 0;
   const int num_rows = static_cast<int>(moe_num_rows(c, num_tokens));
-  launch_kernel(runtime, route_count_spec(c, dev), blocks, 256, stream, as_ptr(topk_idx),
+  launch_1d(runtime, route_count_spec(c, dev), blocks, 256, stream, as_ptr(topk_idx),
                 num_tokens, c.expert_begin, as_ptr(r.block_counts));
-  launch_kernel(runtime, route_layout_spec(c, dev), blocks, 256, stream, as_ptr(topk_idx),
+  launch_1d(runtime, route_layout_spec(c, dev), blocks, 256, stream, as_ptr(topk_idx),
                 num_tokens, c.expert_begin, as_ptr(r.block_counts), max_rows, num_rows,
                 as_ptr(r.tokens_per_expert), as_ptr(r.row_begin), as_ptr(r.m_indices),
                 as_ptr(r.row_to_token), as_ptr(r.token_slot));
@@ -91,7 +79,7 @@ void moe_dispatch(const MoeConfig& c, int num_tokens, CUdeviceptr x, const MoeRo
   moe_detail::check_dispatch(c, num_tokens, x, r, xq);
   if (num_tokens == 0) return;
   const DeviceInfo& dev = current_device();
-  launch_kernel(runtime, dispatch_spec(c, dev), num_tokens, c.hidden / 16, stream, as_ptr(x),
+  launch_1d(runtime, dispatch_spec(c, dev), num_tokens, c.hidden / 16, stream, as_ptr(x),
                 num_tokens, as_ptr(r.token_slot), as_ptr(xq.data), as_ptr(xq.scales),
                 static_cast<int>(xq.scale_stride));
 }
@@ -102,7 +90,7 @@ void moe_swiglu(const MoeConfig& c, int num_tokens, CUdeviceptr h, const MoeRout
   if (num_tokens == 0) return;
   const DeviceInfo& dev = current_device();
   const int num_rows = static_cast<int>(moe_num_rows(c, num_tokens));
-  launch_kernel(runtime, swiglu_spec(c, dev), num_rows, c.intermediate / 16, stream, as_ptr(h),
+  launch_1d(runtime, swiglu_spec(c, dev), num_rows, c.intermediate / 16, stream, as_ptr(h),
                 as_ptr(r.row_to_token), num_rows, as_ptr(aq.data), as_ptr(aq.scales),
                 static_cast<int>(aq.scale_stride));
 }
@@ -113,7 +101,7 @@ void moe_combine(const MoeConfig& c, int num_tokens, CUdeviceptr y, const MoeRou
   moe_detail::check_combine(c, num_tokens, y, r, topk_weights, out);
   if (num_tokens == 0) return;
   const DeviceInfo& dev = current_device();
-  launch_kernel(runtime, combine_spec(c, dev), num_tokens, c.hidden / 16, stream, as_ptr(y),
+  launch_1d(runtime, combine_spec(c, dev), num_tokens, c.hidden / 16, stream, as_ptr(y),
                 as_ptr(r.token_slot), as_ptr(topk_weights), num_tokens, as_ptr(out));
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gemm_tuning.hpp"
+#include "space_sms.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/runtime/op_shape.hpp"
@@ -123,12 +124,7 @@ SearchSpace gemm_search_space(const std::string& op, const std::string& shape_js
   const GemmProblem p = gemm_problem(op, shape_json, target);
   const jit::KernelDefinition& def = gemm_definition(p.kind);
   const std::string version = definition_version(def);
-  std::vector<int> sms = options.sm_counts;
-  if (sms.empty()) sms.push_back(target.num_sms);
-  for (int n : sms)
-    if (n < 1 || n > target.num_sms)
-      fail(Errc::invalid_argument, "tune: SM count " + std::to_string(n) + " is outside [1, " +
-                                       std::to_string(target.num_sms) + "] (the target's SMs)");
+  const std::vector<int> sms = space_sm_counts(options, target);
   SearchSpace space;
   space.op = op;
   space.shape_json = gemm_shape_json(p);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mla_tuning.hpp"
+#include "space_sms.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/mla.hpp"
@@ -40,12 +41,7 @@ bool is_mla_op(const std::string& op) { return op == kOp; }
 
 SearchSpace mla_search_space(const std::string& shape_json, const DeviceInfo& target, const SpaceOptions& options) {
   const MlaConfig base = mla_config(shape_json);
-  std::vector<int> sms = options.sm_counts;
-  if (sms.empty()) sms.push_back(target.num_sms);
-  for (int n : sms)
-    if (n < 1 || n > target.num_sms)
-      fail(Errc::invalid_argument, "tune: SM count " + std::to_string(n) + " is outside [1, " +
-                                       std::to_string(target.num_sms) + "] (the target's SMs)");
+  const std::vector<int> sms = space_sm_counts(options, target);
   SearchSpace space;
   space.op = kOp;
   space.shape_json = nlohmann::json{{"op", kOp},

@@ -3,6 +3,7 @@
 
 #include "gemm_tuning.hpp"
 #include "mla_tuning.hpp"
+#include "space_sms.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/runtime/tuning_space.hpp"
@@ -34,6 +35,20 @@ namespace {
 }
 
 }  // namespace
+
+namespace detail {
+
+std::vector<int> space_sm_counts(const SpaceOptions& options, const DeviceInfo& target) {
+  std::vector<int> sms = options.sm_counts;
+  if (sms.empty()) sms.push_back(target.num_sms);
+  for (int n : sms)
+    if (n < 1 || n > target.num_sms)
+      fail(Errc::invalid_argument, "tune: SM count " + std::to_string(n) + " is outside [1, " +
+                                       std::to_string(target.num_sms) + "] (the target's SMs)");
+  return sms;
+}
+
+}  // namespace detail
 
 SearchSpace search_space(const std::string& op, const std::string& shape_json, const DeviceInfo& target,
                          const SpaceOptions& options) {

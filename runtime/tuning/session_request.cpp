@@ -4,6 +4,7 @@
 
 #include "session_shapes.hpp"
 #include "shapejit/error.hpp"
+#include "shapejit/runtime/manifest.hpp"
 #include "shapejit/runtime/tuning_session.hpp"
 
 namespace shapejit::runtime::tuning {
@@ -57,24 +58,11 @@ std::vector<std::pair<std::string, std::string>> requested_shapes(const SessionR
   };
   std::vector<std::pair<std::string, std::string>> shapes;
   if (!r.manifest_json.empty()) {
-    nlohmann::json m;
-    try {
-      m = nlohmann::json::parse(r.manifest_json);
-    } catch (const nlohmann::json::exception& e) {
-      fail(Errc::invalid_argument, std::string("tune: the manifest is not JSON: ") + e.what());
-    }
-    if (!m.is_object() || !m.contains("kernels") || !m["kernels"].is_array())
-      fail(Errc::invalid_argument, "tune: the manifest needs a \"kernels\" array");
-    if (m.contains("target") && m["target"].is_object()) {
-      const nlohmann::json& t = m["target"];
-      if (t.contains("arch") && t["arch"].is_string()) target->arch = t["arch"].get<std::string>();
-      if (t.contains("num_sms") && t["num_sms"].is_number_integer()) target->num_sms = t["num_sms"].get<int>();
-    }
-    for (const nlohmann::json& e : m["kernels"]) {
-      if (!e.is_object() || !e.contains("op") || !e["op"].is_string()) continue;   // raw specs are not tuned
-      const std::string op = e["op"].get<std::string>();
-      if (wanted(op) && is_tunable(op)) shapes.emplace_back(op, e.dump());
-    }
+    // The precompile format, checked entry by entry as precompile checks it; raw specs are not tuned.
+    const Manifest m = parse_manifest(r.manifest_json, *target, "tune: manifest");
+    *target = m.target;
+    for (const auto& [op, entry] : m.op_entries)
+      if (wanted(op) && is_tunable(op)) shapes.emplace_back(op, entry);
   } else if (r.model == "deepseek-v3") {
     for (const std::string& op : ops)
       for (const std::string& s : deepseek_v3_shapes(op)) shapes.emplace_back(op, s);

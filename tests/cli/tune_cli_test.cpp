@@ -149,3 +149,26 @@ TEST(TuneCli, AWinnerIsWhatPrecompileCompilesAndWhatCacheLsMarksTuned) {
   const auto info = last_json_line(run_cli("info --json --cache " + db).out);
   EXPECT_EQ(info["tuning"]["winners_usable"], 1);
 }
+
+// tune reads manifests as precompile does: a bare array of entries is a manifest, and a bad
+// entry is exit 2 naming its index before anything compiles.
+TEST(TuneCli, TakesManifestsInThePrecompileFormat) {
+  const auto dir = fresh_dir("tune-manifest");
+  const std::string db = (dir / "k.db").string();
+  {
+    std::ofstream m(dir / "bare.json");
+    m << R"([{"op":"gemm_fp8","m":128,"n":7168,"k":2048}])";
+    std::ofstream bad(dir / "bad.json");
+    bad << R"({"kernels":[{"op":"gemm_fp8","m":128,"n":7168,"k":2048},{"op":"gemm_fp8","m":128,"n":7168}]})";
+  }
+  const CliRun run = run_cli("tune --manifest " + (dir / "bare.json").string() +
+                             " --max-candidates 1 --json --cache " + db);
+  EXPECT_NE(run.exit_code, 2) << run.out;
+  const auto pos = run.out.find("{\"");
+  ASSERT_NE(pos, std::string::npos) << run.out;
+  EXPECT_EQ(nlohmann::json::parse(run.out.substr(pos, run.out.find('\n', pos) - pos))["shapes"], 1);
+
+  const CliRun bad = run_cli("tune --manifest " + (dir / "bad.json").string() + " --json --cache " + db);
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("kernels[1]"), std::string::npos) << bad.out;
+}

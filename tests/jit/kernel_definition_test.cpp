@@ -138,8 +138,9 @@ TEST(KernelDefinition, EveryDefinitionIsWellFormed) {
     for (const auto& p : d.params) {
       EXPECT_TRUE(names.insert(p.name).second) << d.kernel << ": " << p.name << " twice";
       EXPECT_FALSE(p.meaning.empty()) << d.kernel << ": " << p.name;
-      if (p.kind == ParamKind::integer && p.one_of.empty())
+      if (p.kind == ParamKind::integer && p.one_of.empty()) {
         EXPECT_LE(p.min, p.max) << d.kernel << ": " << p.name;
+      }
     }
   }
 }

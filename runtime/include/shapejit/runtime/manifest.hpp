@@ -10,6 +10,8 @@
 // Every entry is checked before anything is compiled; a bad one is an Error(invalid_argument)
 // naming the entry's index and the problem.
 #include <filesystem>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "shapejit/jit/kernel_spec.hpp"
@@ -24,6 +26,9 @@ struct Manifest {
   DeviceInfo target;                    // what the specs are for: the caller's, with the
                                         // manifest's "target" fields applied
   bool sets_arch = false, sets_num_sms = false;   // the manifest's "target" named them
+  // Every "op" entry as written (op name, the entry's JSON), in file order: the shapes a
+  // tuning session takes from the same file.
+  std::vector<std::pair<std::string, std::string>> op_entries;
 };
 
 // target: the device kernels are specialized for; a manifest's "target" overrides its fields.

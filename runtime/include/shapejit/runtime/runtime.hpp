@@ -125,4 +125,17 @@ class Runtime {
 // when needed. Throws Error(driver) naming the kernel when the launch is rejected.
 void launch(const LoadedKernel& kernel, const LaunchParams& params, void** args);
 
+// The kernel of `spec`, loaded by `runtime`, launched on a 1-D grid with no cluster and no
+// dynamic shared memory; `args` are the kernel's parameters, passed by value in order.
+template <typename... Args>
+void launch_1d(Runtime& runtime, const jit::KernelSpec& spec, unsigned grid, unsigned block, CUstream stream,
+               Args... args) {
+  LaunchParams params;
+  params.grid[0] = grid;
+  params.block[0] = block;
+  params.stream = stream;
+  void* ptrs[] = {static_cast<void*>(&args)...};
+  launch(runtime.load(spec), params, ptrs);
+}
+
 }  // namespace shapejit::runtime
