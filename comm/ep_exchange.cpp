@@ -57,6 +57,9 @@ struct EpExchange::Impl {
   ncclComm_t comm() const { return group.comm(); }
 
   void exchange_rows(std::span<const int> send_off, std::span<const int> recv_off, bool back_to_source);
+  // Both modes' first steps on stream s: the dispatch layout (replica choice, counts, offsets,
+  // bad ids) and the FP8 rows to send.
+  void layout_and_pack(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CUdeviceptr topk_weights, CUstream s);
   void check_header();
 };
 
@@ -197,6 +200,16 @@ void EpExchange::Impl::exchange_rows(std::span<const int> send_off, std::span<co
   group.wait_ready(back_to_source ? "EP combine exchange" : "EP dispatch exchange");
 }
 
+void EpExchange::Impl::layout_and_pack(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx,
+                                       CUdeviceptr topk_weights, CUstream s) {
+  runtime::EpDispatchLayout l{slot.ptr(),        token_dest.ptr(),  token_pos.ptr(),   block_counts.ptr(),
+                              block_expert_counts.ptr(), block_offset.ptr(), send_offset.ptr(), counts.ptr(),
+                              token_rows.ptr(),  send_expert.ptr(), send_weight.ptr(), bad_ids.ptr()};
+  runtime::ep_dispatch_layout(kc, num_tokens, group.rank(), topk_idx, topk_weights, log2phy.ptr(), logcnt.ptr(), l,
+                              s, rt);
+  runtime::ep_pack_fp8(kc, num_tokens, x, token_rows.ptr(), send_fp8.ptr(), send_scales.ptr(), s, rt);
+}
+
 int EpExchange::dispatch(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CUdeviceptr topk_weights,
                          CUstream caller) {
   Impl& m = *impl_;
@@ -209,13 +222,7 @@ int EpExchange::dispatch(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CU
   m.ready.record(caller);
   m.ready.wait_in(s);
   SHAPEJIT_CU(drv.cuMemsetD32Async(m.bad_ids.ptr(), 0, 1, s));
-  runtime::EpDispatchLayout l{m.slot.ptr(), m.token_dest.ptr(), m.token_pos.ptr(), m.block_counts.ptr(),
-                              m.block_expert_counts.ptr(), m.block_offset.ptr(), m.send_offset.ptr(),
-                              m.counts.ptr(), m.token_rows.ptr(), m.send_expert.ptr(), m.send_weight.ptr(),
-                              m.bad_ids.ptr()};
-  runtime::ep_dispatch_layout(m.kc, num_tokens, m.group.rank(), topk_idx, topk_weights, m.log2phy.ptr(),
-                              m.logcnt.ptr(), l, s, m.rt);
-  runtime::ep_pack_fp8(m.kc, num_tokens, x, m.token_rows.ptr(), m.send_fp8.ptr(), m.send_scales.ptr(), s, m.rt);
+  m.layout_and_pack(num_tokens, x, topk_idx, topk_weights, s);
 
   // Count exchange: row p of `counts` goes to p, p's row for us lands in recv_counts[p].
   const int row = 2 + m.L;
@@ -284,13 +291,7 @@ void EpExchange::dispatch_low_latency(int num_tokens, CUdeviceptr x, CUdeviceptr
   CUstream s = m.stream.get();
   m.ready.record(caller);
   m.ready.wait_in(s);
-  runtime::EpDispatchLayout l{m.slot.ptr(), m.token_dest.ptr(), m.token_pos.ptr(), m.block_counts.ptr(),
-                              m.block_expert_counts.ptr(), m.block_offset.ptr(), m.send_offset.ptr(),
-                              m.counts.ptr(), m.token_rows.ptr(), m.send_expert.ptr(), m.send_weight.ptr(),
-                              m.bad_ids.ptr()};
-  runtime::ep_dispatch_layout(m.kc, num_tokens, m.group.rank(), topk_idx, topk_weights, m.log2phy.ptr(),
-                              m.logcnt.ptr(), l, s, m.rt);
-  runtime::ep_pack_fp8(m.kc, num_tokens, x, m.token_rows.ptr(), m.send_fp8.ptr(), m.send_scales.ptr(), s, m.rt);
+  m.layout_and_pack(num_tokens, x, topk_idx, topk_weights, s);
   // Fixed blocks: max_tokens rows to and from every peer, known without a count exchange.
   std::vector<int> fixed(m.R + 1);
   for (int p = 0; p <= m.R; ++p) fixed[p] = p * m.config.max_tokens;
