@@ -1,8 +1,8 @@
-// The GPU measuring step for GEMM candidates: a reference check on fresh random inputs (output
-// poisoned first), then CUDA-event timing with warm-up and an L2 flush before every run, or
-// one CUDA-graph launch per run for decode-sized shapes when asked. Runs each candidate through
-// the public front end with its config forced (ForcedGemmConfig), so what is timed is exactly
-// what a call with a winning record runs.
+// The GPU measuring family for GEMM candidates: a reference check on fresh random inputs (output
+// poisoned first), then timing by the shared GpuTimer, as one CUDA-graph launch per run for
+// decode-sized shapes when asked. Runs each candidate through the public front end with its
+// config forced (ForcedGemmConfig), so what is timed is exactly what a call with a winning
+// record runs.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include <random>
 
 #include "gemm_tuning.hpp"
+#include "gpu_measurers.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/device_buffer.hpp"
 #include "shapejit/runtime/driver_api.hpp"
@@ -27,7 +28,6 @@ namespace {
 // output alone gives ~1e-5, a wrong tile, scale or missed K block gives > 1e-2.
 constexpr double kMaxDiff = 1e-3;
 constexpr double kReferenceMacs = 2e8;   // host work per check: sampled rows, all columns
-constexpr std::size_t kFlushBytes = 256u << 20;
 constexpr int kGraphMaxM = 128;          // decode-sized: timed as a graph launch when asked
 
 double calc_diff(const std::vector<double>& x, const std::vector<double>& y) {
@@ -42,7 +42,7 @@ double calc_diff(const std::vector<double>& x, const std::vector<double>& y) {
 // Operands of one problem on the device, with their host copies for the reference.
 struct Operands {
   GemmProblem p;
-  DeviceBuffer a, b, d, sa, sb, flush;
+  DeviceBuffer a, b, d, sa, sb;
   std::vector<std::uint8_t> ha8, hb8;
   std::vector<std::uint16_t> ha16, hb16;
   std::vector<float> hsa, hsb;
@@ -89,7 +89,6 @@ std::unique_ptr<Operands> make_operands(const GemmProblem& p, std::mt19937_64& r
     o->b.upload(o->hb16);
   }
   o->d = DeviceBuffer(m * n * (p.kind == GemmKind::bf16 && p.out_fp32 ? 4 : 2));
-  o->flush = DeviceBuffer(kFlushBytes);
   return o;
 }
 
@@ -156,27 +155,14 @@ double check_rows(const Operands& o, std::mt19937_64& rng) {
 
 class GemmGpuMeasurer final : public Measurer {
  public:
-  GemmGpuMeasurer(Runtime& runtime, const GpuMeasureOptions& options)
-      : runtime_(runtime), options_(options), rng_(std::random_device{}()) {}
-  ~GemmGpuMeasurer() override {
-    if (begin_) driver().cuEventDestroy(begin_);
-    if (end_) driver().cuEventDestroy(end_);
-    if (stream_) driver().cuStreamDestroy(stream_);
-  }
+  GemmGpuMeasurer(Runtime& runtime, const GpuMeasureOptions& options, GpuTimer& timer)
+      : runtime_(runtime), options_(options), timer_(timer), rng_(std::random_device{}()) {}
 
   std::string unavailable() override {
-    std::string why;
-    if (!driver_available(&why)) return "no GPU: " + why;
     const DeviceInfo& d = current_device();
     if (d.cc_major != 9 || d.cc_minor != 0)
       return "the GEMM kernels need an sm_90 GPU; this one (" + d.name + ") is sm_" + std::to_string(d.cc_major) +
              std::to_string(d.cc_minor);
-    return {};
-  }
-
-  std::string unsupported(const Candidate& c) override {
-    if (c.op != "gemm_fp8" && c.op != "gemm_bf16")
-      return "the GPU measuring step of this build times gemm_fp8 and gemm_bf16 only";
     return {};
   }
 
@@ -186,7 +172,7 @@ class GemmGpuMeasurer final : public Measurer {
     std::unique_ptr<Operands> o = make_operands(p, rng_);
     o->d.fill_bytes(0xFF);
     try {
-      const ForcedGemmConfig forced = force(c, p);
+      const ForcedGemmConfig forced(config(c, p));
       run(*o, nullptr, runtime_);
       SHAPEJIT_CU(driver().cuCtxSynchronize());
     } catch (const Error& e) {
@@ -201,128 +187,56 @@ class GemmGpuMeasurer final : public Measurer {
     return {};
   }
 
-  Measurement measure(const Candidate& c, int runs) override {
-    std::vector<double> us;
-    Timed t = prepare(c);
-    for (int i = 0; i < options_.warmup; ++i) t.launch();
-    for (int i = 0; i < runs; ++i) us.push_back(t.once(i));
-    return summarize(us);
-  }
+  Measurement measure(const Candidate& c, int runs) override { return timer_.time(prepare(c), runs); }
 
   std::vector<Measurement> measure_interleaved(const std::vector<const Candidate*>& cs, int runs) override {
-    std::vector<Timed> timed;
+    std::vector<TimedLaunch> timed;
     for (const Candidate* c : cs) timed.push_back(prepare(*c));
-    std::vector<std::vector<double>> us(cs.size());
-    for (Timed& t : timed)
-      for (int i = 0; i < options_.warmup; ++i) t.launch();
-    for (int r = 0; r < runs; ++r)
-      for (std::size_t i = 0; i < timed.size(); ++i) us[i].push_back(timed[i].once(r));
-    std::vector<Measurement> out;
-    for (auto& v : us) out.push_back(summarize(v));
-    return out;
+    std::vector<const TimedLaunch*> ts;
+    for (const TimedLaunch& t : timed) ts.push_back(&t);
+    return timer_.time_interleaved(ts, runs);
   }
 
  private:
-  // One candidate ready to time: its operands (shared per problem), its config, and a graph
-  // when decode-sized shapes are timed as graphs.
-  struct Timed {
-    GemmGpuMeasurer* self;
-    Operands* o;
-    GemmConfig config;
-    std::shared_ptr<CUgraphExec_st> graph;
-    void launch() {
-      if (graph) {
-        SHAPEJIT_CU(driver().cuGraphLaunch(graph.get(), self->stream_));
-      } else {
-        const ForcedGemmConfig forced(config);
-        run(*o, self->stream_, self->runtime_);
-      }
-    }
-    double once(int round) {
-      const DriverApi& d = driver();
-      SHAPEJIT_CU(d.cuMemsetD8Async(o->flush.ptr(), static_cast<unsigned char>(round), o->flush.bytes(), self->stream_));
-      SHAPEJIT_CU(d.cuEventRecord(self->begin_, self->stream_));
-      launch();
-      SHAPEJIT_CU(d.cuEventRecord(self->end_, self->stream_));
-      SHAPEJIT_CU(d.cuEventSynchronize(self->end_));
-      float ms = 0;
-      SHAPEJIT_CU(d.cuEventElapsedTime(&ms, self->begin_, self->end_));
-      return ms * 1000.0;
-    }
-  };
-
-  GemmProblem problem(const Candidate& c) {
-    return detail::gemm_problem(c.op, c.shape_json, current_device());
-  }
-  ForcedGemmConfig force(const Candidate& c, const GemmProblem& p) {
+  GemmProblem problem(const Candidate& c) { return detail::gemm_problem(c.op, c.shape_json, current_device()); }
+  static GemmConfig config(const Candidate& c, const GemmProblem& p) {
     cache::TuningRecord r;
     r.config_json = c.config_json;
     const std::optional<GemmConfig> config = gemm_config_of(r, p);
     if (!config) fail(Errc::invalid_argument, "tune: candidate config does not parse: " + c.config_json);
-    return ForcedGemmConfig(*config);
+    return *config;
   }
 
-  Timed prepare(const Candidate& c) {
-    const DriverApi& d = driver();
-    if (!stream_) {
-      SHAPEJIT_CU(d.cuStreamCreate(&stream_, CU_STREAM_NON_BLOCKING));
-      SHAPEJIT_CU(d.cuEventCreate(&begin_, CU_EVENT_DEFAULT));
-      SHAPEJIT_CU(d.cuEventCreate(&end_, CU_EVENT_DEFAULT));
-    }
+  // The candidate ready to time on operands shared per problem (one problem's at a time).
+  TimedLaunch prepare(const Candidate& c) {
     const GemmProblem p = problem(c);
     const std::string key = c.op + c.shape_json;
     if (!operands_.count(key)) {
-      operands_.clear();   // one problem's buffers at a time
+      operands_.clear();
       operands_[key] = make_operands(p, rng_);
     }
-    cache::TuningRecord r;
-    r.config_json = c.config_json;
-    Timed t{this, operands_[key].get(), *gemm_config_of(r, p), nullptr};
-    {
-      const ForcedGemmConfig forced(t.config);
-      run(*t.o, stream_, runtime_);   // loads the kernel outside any capture
-    }
-    SHAPEJIT_CU(d.cuStreamSynchronize(stream_));
-    if (options_.cuda_graph && p.m <= kGraphMaxM) {
-      CUgraph graph = nullptr;
-      SHAPEJIT_CU(d.cuStreamBeginCapture(stream_, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-      {
-        const ForcedGemmConfig forced(t.config);
-        run(*t.o, stream_, runtime_);
-      }
-      SHAPEJIT_CU(d.cuStreamEndCapture(stream_, &graph));
-      CUgraphExec exec = nullptr;
-      const CUresult rc = d.cuGraphInstantiate(&exec, graph, 0);
-      d.cuGraphDestroy(graph);
-      SHAPEJIT_CU(rc);
-      t.graph = std::shared_ptr<CUgraphExec_st>(exec, [](CUgraphExec e) { driver().cuGraphExecDestroy(e); });
-    }
-    return t;
-  }
-
-  static Measurement summarize(std::vector<double> us) {
-    Measurement m;
-    m.runs = static_cast<int>(us.size());
-    if (us.empty()) return m;
-    std::sort(us.begin(), us.end());
-    m.median_us = us[us.size() / 2];
-    // The spread of the middle half: robust to the odd preempted run.
-    m.spread_us = us[us.size() * 3 / 4] - us[us.size() / 4];
-    return m;
+    const Operands* o = operands_[key].get();
+    Runtime* rt = &runtime_;
+    return timer_.prepare(
+        [o, rt, cfg = config(c, p)](CUstream s) {
+          const ForcedGemmConfig forced(cfg);
+          run(*o, s, *rt);
+        },
+        options_.cuda_graph && p.m <= kGraphMaxM);
   }
 
   Runtime& runtime_;
   GpuMeasureOptions options_;
+  GpuTimer& timer_;
   std::mt19937_64 rng_;
-  CUstream stream_ = nullptr;
-  CUevent begin_ = nullptr, end_ = nullptr;
   std::map<std::string, std::unique_ptr<Operands>> operands_;
 };
 
 }  // namespace
 
-std::unique_ptr<Measurer> make_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options) {
-  return std::make_unique<GemmGpuMeasurer>(runtime, options);
+std::unique_ptr<Measurer> detail::make_gemm_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options,
+                                                         GpuTimer& timer) {
+  return std::make_unique<GemmGpuMeasurer>(runtime, options, timer);
 }
 
 }  // namespace shapejit::runtime::tuning

@@ -47,12 +47,27 @@ class Measurer {
   virtual std::vector<Measurement> measure_interleaved(const std::vector<const Candidate*>& candidates, int runs);
 };
 
+// A measurer for the ops of one family ("gemm": gemm_fp8, gemm_bf16, ...).
+struct MeasurerFamily {
+  std::string name;
+  std::vector<std::string> ops;
+  std::function<std::unique_ptr<Measurer>()> make;   // called once, on the family's first use
+};
+// One measurer over several families: each call goes to the family that lists the candidate's
+// op (a group given to measure_interleaved must be of one family). unavailable() is
+// `unavailable` (e.g. no driver) when that says so, else the families' reasons when none of
+// them can measure here; unsupported() names the op and the ops measured when no family lists
+// it, else gives the family's unavailable() or unsupported().
+std::unique_ptr<Measurer> make_routing_measurer(std::vector<MeasurerFamily> families,
+                                                std::function<std::string()> unavailable = {});
+
 struct GpuMeasureOptions {
   int warmup = 3;             // untimed runs before the timed ones
   bool cuda_graph = false;    // time decode-sized shapes (M <= 128) as one CUDA-graph launch
 };
-// The GPU measurer for the GEMM ops (normal FP8 and BF16 GEMM; grouped layouts are reported
-// unsupported). Kernels come from `runtime`.
+// The GPU measuring step: a routing measurer over the GPU families of this build (their list is
+// gpu_measurer_families(), runtime/tuning/gpu_measurers.cpp), sharing one timer (stream, events,
+// L2 flush). Kernels come from `runtime`. Ops no family measures are reported unsupported.
 std::unique_ptr<Measurer> make_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options = {});
 
 // What a session is asked to do; stored with it so `--resume` needs nothing else.

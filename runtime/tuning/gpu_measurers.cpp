@@ -1,0 +1,28 @@
+// make_gpu_measurer: the GPU families of this build behind one routing measurer.
+#include "gpu_measurers.hpp"
+
+#include "shapejit/runtime/driver_api.hpp"
+
+namespace shapejit::runtime::tuning {
+
+const std::vector<detail::GpuMeasurerFamily>& detail::gpu_measurer_families() {
+  static const std::vector<GpuMeasurerFamily> families = {
+      {"gemm", {"gemm_fp8", "gemm_bf16"}, make_gemm_gpu_measurer},
+  };
+  return families;
+}
+
+std::unique_ptr<Measurer> make_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options) {
+  auto timer = std::make_shared<GpuTimer>(options.warmup);
+  std::vector<MeasurerFamily> families;
+  for (const detail::GpuMeasurerFamily& f : detail::gpu_measurer_families())
+    families.push_back({f.name, f.ops, [&runtime, options, timer, make = f.make] {
+                          return make(runtime, options, *timer);
+                        }});
+  return make_routing_measurer(std::move(families), [] {
+    std::string why;
+    return driver_available(&why) ? std::string() : "no GPU: " + why;
+  });
+}
+
+}  // namespace shapejit::runtime::tuning
