@@ -7,7 +7,9 @@ namespace shapejit::runtime::tuning {
 
 const std::vector<detail::GpuMeasurerFamily>& detail::gpu_measurer_families() {
   static const std::vector<GpuMeasurerFamily> families = {
-      {"gemm", {"gemm_fp8", "gemm_bf16"}, make_gemm_gpu_measurer},
+      {"gemm",
+       {"gemm_fp8", "gemm_bf16", "gemm_fp8_grouped_contiguous", "gemm_fp8_grouped_masked"},
+       make_gemm_gpu_measurer},
   };
   return families;
 }

@@ -40,3 +40,31 @@ TEST(TuningGpu, TwoShapeSessionEndToEnd) {
   const RecordSelection sel = select_records(store, rt.target(current_device()));
   EXPECT_EQ(sel.winners.size(), 2u);
 }
+
+// The grouped layouts: every candidate is checked per group against the float64 reference
+// (contiguous with padding rows, masked with partly filled groups) and timed; one decision each.
+TEST(TuningGpu, GroupedContiguousAndMaskedSessionsEndToEnd) {
+  SHAPEJIT_REQUIRE_GPU();
+  const auto dir = tuning_test::fresh_dir("gpu-grouped");
+  RuntimeOptions ro;
+  ro.cache_path = dir / "k.db";
+  ro.use_tuning_records = false;
+  Runtime rt(ro);
+  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
+  ASSERT_EQ(m->unavailable(), "");
+  SessionRequest req;
+  req.manifest_json = R"({"kernels":[
+    {"op":"gemm_fp8_grouped_contiguous","m":1024,"n":4096,"k":7168,"groups":4},
+    {"op":"gemm_fp8_grouped_masked","m":256,"n":4096,"k":7168,"groups":4,"expected_m":64}]})";
+  req.space.max_candidates = 3;
+  req.runs = 10;
+  SessionOptions o;
+  o.runtime = &rt;
+  o.measurer = m.get();
+  const SessionResult r = run_session(store, req, rt.target(current_device()), o);
+  EXPECT_EQ(r.state, "complete");
+  EXPECT_EQ(r.rejected, 0) << "every candidate of the definitions computes the right result";
+  EXPECT_EQ(r.unmeasured, 0);
+  EXPECT_EQ(r.winners, 2);
+}
