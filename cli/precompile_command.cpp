@@ -73,7 +73,7 @@ void run_precompile(const PrecompileArgs& a) {
   options.runtime.jobs = a.jobs;
   options.runtime.compile_in_process = a.in_process;
   options.runtime.compile_timeout_s = a.timeout_s;
-  // The GEMM specs are the ones calls will load: tuned winners of this database first.
+  // The specs are the ones calls will load: tuned winners of this database first.
   const auto tuned = runtime::load_tuning_records(options.runtime);
   std::vector<jit::KernelSpec> specs;
   if (!a.manifest.empty()) {

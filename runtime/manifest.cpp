@@ -15,7 +15,7 @@ constexpr long long kMaxSms = 1024;
 }  // namespace
 
 Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::string& origin,
-                        const GemmConfigLookup* tuned) {
+                        const TunedConfigs* tuned) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
@@ -75,7 +75,7 @@ Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::s
   return m;
 }
 
-Manifest load_manifest(const std::filesystem::path& path, DeviceInfo target, const GemmConfigLookup* tuned) {
+Manifest load_manifest(const std::filesystem::path& path, DeviceInfo target, const TunedConfigs* tuned) {
   std::ifstream in(path);
   if (!in) fail(Errc::invalid_argument, "cannot read manifest " + path.string());
   std::stringstream ss;

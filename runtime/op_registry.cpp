@@ -33,7 +33,7 @@ const OpFamily& find_op_family(std::string_view op) {
   fail(Errc::invalid_argument, "unknown op '" + std::string(op) + "' (known: " + known + ")");
 }
 
-std::vector<jit::KernelSpec> deepseek_v3_specs(const DeviceInfo& target, const GemmConfigLookup* tuned) {
+std::vector<jit::KernelSpec> deepseek_v3_specs(const DeviceInfo& target, const TunedConfigs* tuned) {
   std::vector<jit::KernelSpec> specs;
   std::set<std::string> seen;
   for (const auto& f : op_families())

@@ -10,7 +10,7 @@
 #include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/op_registry.hpp"
-#include "shapejit/runtime/tuning_records.hpp"
+#include "shapejit/runtime/tuned_configs.hpp"
 #include "shapejit/runtime/work_loop.hpp"
 
 namespace shapejit::runtime {
@@ -102,14 +102,14 @@ PrecompileResult precompile(const Manifest& manifest, const PrecompileOptions& o
   return precompile(manifest.specs, options);
 }
 
-std::shared_ptr<const GemmConfigLookup> load_tuning_records(const RuntimeOptions& options) {
+std::shared_ptr<const TunedConfigs> load_tuning_records(const RuntimeOptions& options) {
   if (!options.use_cache || !options.use_tuning_records) return nullptr;
   cache::StoreOptions o;
   o.create = false;
   o.on_bypass = [](const std::string&) {};   // no database yet: nothing tuned
   cache::KernelStore store(options.cache_path.empty() ? default_cache_path() : options.cache_path, o);
   if (!store.persistent()) return nullptr;
-  return std::make_shared<const tuning::TunedGemmConfigs>(store);
+  return std::make_shared<const TunedConfigs>(store);
 }
 
 PrecompileResult precompile_model(std::string_view model, const DeviceInfo& target, const PrecompileOptions& options) {
@@ -126,7 +126,7 @@ PrecompileResult precompile_manifest(const fs::path& manifest, const DeviceInfo&
 std::vector<std::string> builtin_models() { return {"deepseek-v3"}; }
 
 std::vector<jit::KernelSpec> model_kernel_set(std::string_view model, const DeviceInfo& target,
-                                              const GemmConfigLookup* tuned) {
+                                              const TunedConfigs* tuned) {
   if (model == "deepseek-v3") return deepseek_v3_specs(target, tuned);
   std::string known;
   for (const auto& m : builtin_models()) known += (known.empty() ? "" : ", ") + m;

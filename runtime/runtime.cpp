@@ -13,6 +13,7 @@
 #include "shapejit/jit/worker_pool.hpp"
 #include "shapejit/runtime/device.hpp"
 #include "shapejit/runtime/driver_api.hpp"
+#include "shapejit/runtime/tuned_configs.hpp"
 #include "shapejit/runtime/tuning_records.hpp"
 
 namespace shapejit::runtime {
@@ -47,7 +48,7 @@ struct Runtime::Impl {
   };
   std::map<std::pair<CUcontext, std::string>, Library> loaded;   // by (context, spec text)
   RuntimeStats stats;
-  std::unique_ptr<const tuning::TunedGemmConfigs> gemm_tuning;   // null: records off / no database
+  std::unique_ptr<const TunedConfigs> tuned;   // null: records off / no database
 
   ~Impl() {
     if (!loaded.empty() && driver_available())
@@ -74,15 +75,23 @@ Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>()) {
     const fs::path path = impl_->options.cache_path.empty() ? default_cache_path()
                                                             : impl_->options.cache_path;
     impl_->store = std::make_unique<KernelStoreAdapter>(path);
-    // This runtime's GEMM calls consult its database's tuning winners before the heuristic
+    // This runtime's calls consult its database's tuning winners before their heuristics
     // (each is checked against the device, SM count, driver, NVRTC and kernel definition at the
     // call).
     if (impl_->options.use_tuning_records)
-      impl_->gemm_tuning = std::make_unique<const tuning::TunedGemmConfigs>(impl_->store->store());
+      impl_->tuned = std::make_unique<const TunedConfigs>(impl_->store->store());
   }
 }
 
-const GemmConfigLookup* Runtime::gemm_tuning() const { return impl_->gemm_tuning.get(); }
+const TunedConfigs* Runtime::tuned_configs() const { return impl_->tuned.get(); }
+
+std::optional<cache::TuningRecord> Runtime::tuned(std::string_view op, std::string_view shape_json,
+                                                  const DeviceInfo& device) const {
+  if (!impl_->tuned) return std::nullopt;
+  return impl_->tuned->find(op, shape_json, device);
+}
+
+const GemmConfigLookup* Runtime::gemm_tuning() const { return gemm_lookup(impl_->tuned.get()); }
 
 Runtime::~Runtime() = default;
 

@@ -6,6 +6,7 @@
 #include "shapejit/runtime/gemm.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
 #include "shapejit/runtime/op_shape.hpp"
+#include "shapejit/runtime/tuned_configs.hpp"
 
 namespace shapejit::runtime {
 namespace {
@@ -14,7 +15,7 @@ constexpr long long kMaxInt = 2147483647;
 constexpr long long kMaxGroups = 65536;
 
 std::vector<jit::KernelSpec> fp8_specs(const nlohmann::json& s, const DeviceInfo& target,
-                                       const GemmConfigLookup* tuned) {
+                                       const TunedConfigs* tuned) {
   constexpr const char* op = "gemm_fp8";
   const OpShape f(s, op, {"m", "n", "k"});
   GemmFp8Args a;
@@ -22,11 +23,11 @@ std::vector<jit::KernelSpec> fp8_specs(const nlohmann::json& s, const DeviceInfo
   a.n = f.integer("n", 1, kMaxInt);
   a.k = f.integer("k", 1, kMaxInt);
   validate_shape(a);
-  return {gemm_spec(a, target, tuned)};
+  return {gemm_spec(a, target, gemm_lookup(tuned))};
 }
 
 std::vector<jit::KernelSpec> bf16_specs(const nlohmann::json& s, const DeviceInfo& target,
-                                        const GemmConfigLookup* tuned) {
+                                        const TunedConfigs* tuned) {
   constexpr const char* op = "gemm_bf16";
   const OpShape f(s, op, {"m", "n", "k", "out"});
   GemmBf16Args a;
@@ -35,11 +36,11 @@ std::vector<jit::KernelSpec> bf16_specs(const nlohmann::json& s, const DeviceInf
   a.k = f.integer("k", 1, kMaxInt);
   if (f.choice("out", {"bf16", "f32"}, "bf16") == "f32") a.d_dtype = DType::f32;
   validate_shape(a);
-  return {gemm_spec(a, target, tuned)};
+  return {gemm_spec(a, target, gemm_lookup(tuned))};
 }
 
 std::vector<jit::KernelSpec> contiguous_specs(const nlohmann::json& s, const DeviceInfo& target,
-                                              const GemmConfigLookup* tuned) {
+                                              const TunedConfigs* tuned) {
   constexpr const char* op = "gemm_fp8_grouped_contiguous";
   const OpShape f(s, op, {"m", "n", "k", "groups", "align_m"});
   GemmFp8GroupedContiguousArgs a;
@@ -49,11 +50,11 @@ std::vector<jit::KernelSpec> contiguous_specs(const nlohmann::json& s, const Dev
   a.num_groups = f.integer("groups", 1, kMaxGroups);
   a.align_m = f.integer("align_m", 1, kMaxInt, 128);
   validate_shape(a);
-  return {gemm_spec(a, target, tuned)};
+  return {gemm_spec(a, target, gemm_lookup(tuned))};
 }
 
 std::vector<jit::KernelSpec> masked_specs(const nlohmann::json& s, const DeviceInfo& target,
-                                          const GemmConfigLookup* tuned) {
+                                          const TunedConfigs* tuned) {
   constexpr const char* op = "gemm_fp8_grouped_masked";
   const OpShape f(s, op, {"m", "n", "k", "groups", "expected_m"});
   GemmFp8GroupedMaskedArgs a;
@@ -63,7 +64,7 @@ std::vector<jit::KernelSpec> masked_specs(const nlohmann::json& s, const DeviceI
   a.num_groups = f.integer("groups", 1, kMaxGroups);
   a.expected_m = f.integer("expected_m", 0, kMaxInt, 0);
   validate_shape(a);
-  return {gemm_spec(a, target, tuned)};
+  return {gemm_spec(a, target, gemm_lookup(tuned))};
 }
 
 std::vector<nlohmann::json> fp8_deepseek_v3_shapes() {

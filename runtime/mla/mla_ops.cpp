@@ -27,7 +27,7 @@ MlaConfig config_from(const nlohmann::json& shape) {
 }
 
 std::vector<jit::KernelSpec> mla_specs(const nlohmann::json& shape, const DeviceInfo& target,
-                                       const GemmConfigLookup* /*tuned: no GEMM*/) {
+                                       const TunedConfigs* tuned) {
   return mla_kernel_specs(config_from(shape), target);
 }
 

@@ -4,6 +4,7 @@
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/moe.hpp"
 #include "shapejit/runtime/op_shape.hpp"
+#include "shapejit/runtime/tuned_configs.hpp"
 
 namespace shapejit::runtime {
 namespace {
@@ -40,7 +41,7 @@ MoeConfig config_from(const OpShape& f) {
 // The grouped GEMMs' config depends on the token count: an entry names it ("num_tokens"),
 // otherwise the specs for the prefill/decode sizes of the benchmark (128, 4096, 16384 tokens).
 std::vector<jit::KernelSpec> moe_specs(const nlohmann::json& shape, const DeviceInfo& target,
-                                       const GemmConfigLookup* tuned) {
+                                       const TunedConfigs* tuned) {
   const OpShape f = fields_of(shape);
   const MoeConfig c = config_from(f);
   std::vector<jit::KernelSpec> specs = moe_kernel_specs(c, target);
@@ -48,7 +49,7 @@ std::vector<jit::KernelSpec> moe_specs(const nlohmann::json& shape, const Device
   if (f.has("num_tokens")) token_counts = {f.integer("num_tokens", 1, kMaxInt)};
   for (int t : token_counts) {
     if (t <= 0) continue;
-    for (auto& s : moe_grouped_gemm_specs(c, t, target, tuned)) {
+    for (auto& s : moe_grouped_gemm_specs(c, t, target, gemm_lookup(tuned))) {
       bool seen = false;
       for (const auto& have : specs) seen |= have == s;
       if (!seen) specs.push_back(std::move(s));

@@ -7,7 +7,7 @@ namespace shapejit::runtime {
 namespace {
 
 std::vector<jit::KernelSpec> quant_specs(const nlohmann::json& shape, const DeviceInfo& target,
-                                         const GemmConfigLookup* /*tuned: no GEMM*/) {
+                                         const TunedConfigs* /*tuned: nothing tuned*/) {
   const OpShape f(shape, "quant_fp8", {"k", "group_size"});
   QuantFp8Args a;   // M is a run-time argument: every M uses the same kernel
   a.k = f.integer("k", 1, 1 << 20);

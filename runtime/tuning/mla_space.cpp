@@ -39,6 +39,11 @@ MlaConfig mla_config(const std::string& shape_json) {
 
 bool is_mla_op(const std::string& op) { return op == kOp; }
 
+const jit::KernelDefinition& mla_record_definition(const nlohmann::json& config) {
+  const std::string path = config.value("load_path", std::string("cp_async"));
+  return jit::find_kernel_definition("mla", path == "tma" ? "mla_decode_split_tma" : "mla_decode_split");
+}
+
 SearchSpace mla_search_space(const std::string& shape_json, const DeviceInfo& target, const SpaceOptions& options) {
   const MlaConfig base = mla_config(shape_json);
   const std::vector<int> sms = space_sm_counts(options, target);
@@ -79,7 +84,7 @@ SearchSpace mla_search_space(const std::string& shape_json, const DeviceInfo& ta
     cand.config_json =
         nlohmann::json{{"load_path", path == MlaLoadPath::tma ? "tma" : "cp_async"}, {"NUM_SMS", n}}.dump();
     cand.spec = specs[1];   // the split kernel: what the load path and SMs change
-    cand.definition_version = definition_version(jit::find_kernel_definition(cand.spec));
+    cand.definition_version = definition_version(mla_record_definition(nlohmann::json::parse(cand.config_json)));
     cand.baseline = space.candidates.empty();
     // Per decode step and request: the query rows read once; KV traffic depends on the lengths.
     cand.bytes = static_cast<double>(base.num_heads_q) * base.seq_q * kMlaHeadDim * 2;

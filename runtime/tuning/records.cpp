@@ -1,12 +1,16 @@
 // Tuning records read back: sessions and their records, and the winners that hold for a device
-// (what the runtime consults before the GEMM heuristic).
+// (what the runtime consults before its heuristics).
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string_view>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
 #include "gemm_tuning.hpp"
+#include "mla_tuning.hpp"
 #include "shapejit/jit/compiler.hpp"
 #include "shapejit/runtime/tuning_records.hpp"
 #include "shapejit/runtime/tuning_space.hpp"
@@ -25,31 +29,52 @@ std::vector<cache::TuningRecord> session_records(cache::KernelStore& store, cons
 
 namespace {
 
-// The current version of the definition behind an op's records (empty: not tunable here).
-std::string current_definition_version(const std::string& op) {
+// The kernel definition whose version an op's records carry (Candidate::definition_version),
+// from the record's config. One line per tunable op: a winner of an op missing here is ignored
+// as kIgnoredUnknownOp, so a family's records take effect only once its definition is named.
+using DefinitionOf = const jit::KernelDefinition& (*)(const nlohmann::json& config);
+const jit::KernelDefinition& fp8_gemm(const nlohmann::json&) { return gemm_definition(GemmKind::fp8_1d2d); }
+const jit::KernelDefinition& bf16_gemm(const nlohmann::json&) { return gemm_definition(GemmKind::bf16); }
+constexpr std::pair<std::string_view, DefinitionOf> kRecordDefinitions[] = {
+    {"gemm_fp8", fp8_gemm},
+    {"gemm_bf16", bf16_gemm},
+    {"gemm_fp8_grouped_contiguous", fp8_gemm},
+    {"gemm_fp8_grouped_masked", fp8_gemm},
+    {"mla_decode", detail::mla_record_definition},
+};
+
+// The current version of the definition behind a record; nullopt: not an op this build tunes;
+// "": its config does not parse (no definition can match).
+std::optional<std::string> current_definition_version(const cache::TuningRecord& r) {
+  DefinitionOf of = nullptr;
+  for (const auto& [op, f] : kRecordDefinitions)
+    if (op == r.spec_family) of = f;
+  if (!of) return std::nullopt;
+  const jit::KernelDefinition* def = nullptr;
+  try {
+    def = &of(r.config_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(r.config_json));
+  } catch (const std::exception&) {
+    return std::string();
+  }
   static std::mutex mutex;
-  static std::map<std::string, std::string> memo;
+  static std::map<const jit::KernelDefinition*, std::string> memo;   // hashing the headers once
   std::lock_guard lock(mutex);
-  if (auto it = memo.find(op); it != memo.end()) return it->second;
-  std::string v;
-  if (op == "gemm_bf16")
-    v = definition_version(gemm_definition(GemmKind::bf16));
-  else if (detail::is_gemm_op(op))
-    v = definition_version(gemm_definition(GemmKind::fp8_1d2d));
-  return memo[op] = v;
+  auto it = memo.find(def);
+  if (it == memo.end()) it = memo.emplace(def, definition_version(*def)).first;
+  return it->second;
 }
 
 }  // namespace
 
 std::string mismatch(const cache::TuningRecord& r, const DeviceInfo& target) {
-  const std::string current = current_definition_version(r.spec_family);
-  if (current.empty()) return kIgnoredUnknownOp;
+  const std::optional<std::string> current = current_definition_version(r);
+  if (!current) return kIgnoredUnknownOp;
   if (r.device != target.name) return kIgnoredDevice;
   if (r.arch != (target.arch.empty() ? "sm_90a" : target.arch)) return kIgnoredArch;
   if (r.num_sms != target.num_sms) return kIgnoredSms;
   if (r.driver_version != target.driver_version) return kIgnoredDriver;
   if (r.nvrtc_version != jit::nvrtc_identity()) return kIgnoredNvrtc;
-  if (r.definition_version != current) return kIgnoredDefinition;
+  if (current->empty() || r.definition_version != *current) return kIgnoredDefinition;
   return {};
 }
 
@@ -73,28 +98,19 @@ RecordSelection select_records(cache::KernelStore& store, const DeviceInfo& targ
   return select_records(store.tuning_records(cache::TuningQuery{.status = cache::kTuningWinner}), target);
 }
 
-std::optional<GemmConfig> tuned_gemm_config(const std::vector<cache::TuningRecord>& winners,
-                                            const GemmProblem& problem, const DeviceInfo& device) {
-  const std::string op = gemm_op(problem), shape = gemm_shape_json(problem);
-  const cache::TuningRecord* best = nullptr;
-  for (const cache::TuningRecord& r : winners)
-    if (r.status == cache::kTuningWinner && r.spec_family == op && r.shape_json == shape &&
-        mismatch(r, device).empty() && (!best || r.measured_at >= best->measured_at))
-      best = &r;
-  if (!best || best->baseline) return std::nullopt;   // the heuristic's pick won
-  std::optional<GemmConfig> c = gemm_config_of(*best, problem);
-  // A record that no longer makes a valid config (another device limit) is not used.
-  if (c && !gemm_config_valid(problem, *c, device)) return std::nullopt;
-  return c;
-}
-
-TunedGemmConfigs::TunedGemmConfigs(cache::KernelStore& store) {
-  for (cache::TuningRecord& r : store.tuning_records(cache::TuningQuery{.status = cache::kTuningWinner}))
-    if (detail::is_gemm_op(r.spec_family)) winners_.push_back(std::move(r));
+std::optional<GemmConfig> tuned_gemm_config(std::vector<cache::TuningRecord> winners, const GemmProblem& problem,
+                                            const DeviceInfo& device) {
+  const TunedConfigs all(std::move(winners));
+  return all.gemm()->find(problem, device);
 }
 
 std::optional<GemmConfig> TunedGemmConfigs::find(const GemmProblem& problem, const DeviceInfo& device) const {
-  return tuned_gemm_config(winners_, problem, device);
+  const std::optional<cache::TuningRecord> r = all_.find(gemm_op(problem), gemm_shape_json(problem), device);
+  if (!r) return std::nullopt;
+  std::optional<GemmConfig> c = gemm_config_of(*r, problem);
+  // A record that no longer makes a valid config (another device limit) is not used.
+  if (c && !gemm_config_valid(problem, *c, device)) return std::nullopt;
+  return c;
 }
 
 }  // namespace shapejit::runtime::tuning

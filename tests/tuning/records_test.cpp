@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "shapejit/jit/compiler.hpp"
+#include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/gemm.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
 #include "shapejit/runtime/runtime.hpp"
@@ -99,8 +100,9 @@ TEST(TuningRecords, GemmCallsUseTheWinnersTheyAreGivenBeforeTheHeuristic) {
   const DeviceInfo t = tuning_test::target();
   cache::KernelStore store(dir / "k.db", tuning_test::quiet());
   store.put_tuning(winner(t));
-  const TunedGemmConfigs tuned(store);
-  EXPECT_EQ(tuned.size(), 1);
+  const TunedConfigs all(store);
+  EXPECT_EQ(all.size(), 1);
+  const GemmConfigLookup& tuned = *all.gemm();
   GemmProblem p = problem();
   p.m = 3000;   // same bucket (4096)
   EXPECT_EQ(choose_gemm_config(p, t, &tuned).block_n, 64);
@@ -154,6 +156,48 @@ TEST(TuningRecords, EachRuntimeUsesItsOwnDatabasesWinners) {
   // Building another runtime changes nothing for those that exist.
   { Runtime later(ob); }
   EXPECT_EQ(choose_gemm_config(p, t, ra.gemm_tuning()), a);
+}
+
+// The runtime's lookup serves every op by (op, shape text): the newest winner that holds for
+// the device, nothing for a shape, op or context without one, and nothing when the heuristic's
+// own pick won. An MLA winner is recognised (its definition version is the split kernel's).
+TEST(TuningRecords, TheRuntimesLookupFindsAnyOpsWinnerByShape) {
+  const DeviceInfo t = tuning_test::target();
+  const std::string shape = R"({"h_q":128,"kv_dtype":"bf16","op":"mla_decode","page_size":64,"s_q":1})";
+  auto mla = [&](const char* key, const char* path, int sms, std::int64_t at) {
+    cache::TuningRecord r = winner(t);
+    r.key = key;
+    r.spec_family = "mla_decode";
+    r.shape_json = shape;
+    r.config_json = nlohmann::json{{"load_path", path}, {"NUM_SMS", sms}}.dump();
+    r.measured_at = at;
+    r.definition_version = definition_version(
+        jit::find_kernel_definition("mla", std::string(path) == "tma" ? "mla_decode_split_tma" : "mla_decode_split"));
+    return r;
+  };
+  const TunedConfigs all({mla("old", "tma", 100, 1000), mla("new", "cp_async", 96, 2000), winner(t)});
+  EXPECT_EQ(all.size(), 3);
+  EXPECT_TRUE(all.has("mla_decode"));
+  EXPECT_FALSE(all.has("moe_dispatch"));
+  const auto r = all.find("mla_decode", shape, t);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->key, "new") << "the newest winner";
+  EXPECT_FALSE(all.find("mla_decode", R"({"h_q":64})", t)) << "another shape";
+  EXPECT_FALSE(all.find("gemm_bf16", shape, t)) << "another op";
+  DeviceInfo other = t;
+  other.driver_version = 12080;
+  EXPECT_FALSE(all.find("mla_decode", shape, other)) << "another driver";
+  EXPECT_TRUE(all.find(gemm_op(problem()), gemm_shape_json(problem()), t)) << "GEMM through the same lookup";
+
+  // A winner whose definition version is not the current one for its load path is ignored.
+  cache::TuningRecord stale = mla("stale", "tma", 100, 3000);
+  stale.definition_version = mla("x", "cp_async", 100, 0).definition_version;
+  EXPECT_EQ(mismatch(stale, t), kIgnoredDefinition);
+  EXPECT_EQ(TunedConfigs({stale}).find("mla_decode", shape, t), std::nullopt);
+  // The heuristic's pick won last: nothing to change.
+  cache::TuningRecord base = mla("base", "cp_async", t.num_sms, 3000);
+  base.baseline = true;
+  EXPECT_FALSE(TunedConfigs({mla("new", "cp_async", 96, 2000), base}).find("mla_decode", shape, t));
 }
 
 TEST(TuningRecords, ExportImportCarriesRecordsAndSessions) {

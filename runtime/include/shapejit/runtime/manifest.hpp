@@ -19,7 +19,7 @@
 
 namespace shapejit::runtime {
 
-class GemmConfigLookup;   // gemm_heuristic.hpp
+class TunedConfigs;   // tuned_configs.hpp
 
 struct Manifest {
   std::vector<jit::KernelSpec> specs;   // deduplicated, in file order
@@ -32,11 +32,11 @@ struct Manifest {
 };
 
 // target: the device kernels are specialized for; a manifest's "target" overrides its fields.
-// tuned: the GEMM tuning records the calls would consult (load_tuning_records; nullptr: the
+// tuned: the tuning winners the calls would consult (load_tuning_records; nullptr: the
 // heuristic's configs).
 Manifest load_manifest(const std::filesystem::path& path, DeviceInfo target,
-                       const GemmConfigLookup* tuned = nullptr);
+                       const TunedConfigs* tuned = nullptr);
 Manifest parse_manifest(const std::string& text, DeviceInfo target, const std::string& origin,
-                        const GemmConfigLookup* tuned = nullptr);
+                        const TunedConfigs* tuned = nullptr);
 
 }  // namespace shapejit::runtime

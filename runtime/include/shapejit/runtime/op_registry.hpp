@@ -15,20 +15,20 @@
 
 namespace shapejit::runtime {
 
-class GemmConfigLookup;   // gemm_heuristic.hpp
+class TunedConfigs;   // tuned_configs.hpp
 
 struct OpFamily {
   std::string_view op;            // manifest "op" value
   std::string_view summary;       // one line for --help and error messages
-  // tuned: the GEMM tuning records the calls would consult (a Runtime's gemm_tuning(); nullptr:
-  // the heuristic). Throws Error(invalid_argument) naming the field when the shape is not one
+  // tuned: the tuning winners the calls would consult (a Runtime's tuned_configs(),
+  // load_tuning_records(); nullptr: the heuristics' picks). Throws Error(invalid_argument) naming the field when the shape is not one
   // the family takes.
   std::vector<jit::KernelSpec> (*specs)(const nlohmann::json& shape, const DeviceInfo& target,
-                                        const GemmConfigLookup* tuned);
+                                        const TunedConfigs* tuned);
   std::vector<nlohmann::json> (*deepseek_v3_shapes)();
 
   std::vector<jit::KernelSpec> specs_for(const nlohmann::json& shape, const DeviceInfo& target,
-                                         const GemmConfigLookup* tuned = nullptr) const {
+                                         const TunedConfigs* tuned = nullptr) const {
     return specs(shape, target, tuned);
   }
 };
@@ -38,6 +38,6 @@ const OpFamily& find_op_family(std::string_view op);   // throws Error(invalid_a
 
 // Every spec of the built-in DeepSeek-V3 set for the target, in a stable order, deduplicated.
 std::vector<jit::KernelSpec> deepseek_v3_specs(const DeviceInfo& target,
-                                               const GemmConfigLookup* tuned = nullptr);
+                                               const TunedConfigs* tuned = nullptr);
 
 }  // namespace shapejit::runtime

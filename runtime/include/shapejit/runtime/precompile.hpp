@@ -76,17 +76,17 @@ PrecompileResult precompile_model(std::string_view model, const DeviceInfo& targ
 PrecompileResult precompile_manifest(const std::filesystem::path& manifest, const DeviceInfo& target,
                                      const PrecompileOptions& options = {});
 
-// The GEMM tuning winners a Runtime with these options consults (Runtime::gemm_tuning()), for
+// The tuning winners a Runtime with these options consults (Runtime::tuned_configs()), for
 // the kernel lists model_kernel_set() and load_manifest() build, so they name the kernels that
 // runtime will load. nullptr when options.use_tuning_records is off or the database does not
 // exist (the heuristic's configs).
-std::shared_ptr<const GemmConfigLookup> load_tuning_records(const RuntimeOptions& options);
+std::shared_ptr<const TunedConfigs> load_tuning_records(const RuntimeOptions& options);
 
 // The built-in kernel set of a model for a target device, deduplicated, in a stable order
 // (tuned: as load_manifest takes it). Throws Error(invalid_argument) for a model it does not
 // know, naming the ones it knows.
 std::vector<jit::KernelSpec> model_kernel_set(std::string_view model, const DeviceInfo& target,
-                                              const GemmConfigLookup* tuned = nullptr);
+                                              const TunedConfigs* tuned = nullptr);
 std::vector<std::string> builtin_models();   // {"deepseek-v3"}
 
 }  // namespace shapejit::runtime

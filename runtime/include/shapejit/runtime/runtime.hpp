@@ -8,11 +8,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "shapejit/jit/compile_result.hpp"
 #include "shapejit/jit/kernel_spec.hpp"
 #include "shapejit/runtime/device.hpp"
+#include "shapejit/runtime/tuned_configs.hpp"
 
 namespace shapejit::runtime {
 
@@ -28,9 +31,10 @@ struct RuntimeOptions {
   // The shapejit-compile-worker executable the worker processes run; empty: found as
   // compile_worker_path() says.
   std::filesystem::path compile_worker;
-  // Tuning records (runtime/tuning): the GEMM calls of this runtime use the winners of its
-  // cache database's tuning sessions that hold for the device before the heuristic. false:
-  // always the heuristic. Other runtimes (other databases, records off) are not affected.
+  // Tuning records (runtime/tuning): the calls of this runtime (GEMM, MLA decode, ...) use the
+  // winners of its cache database's tuning sessions that hold for the device before their
+  // heuristics (Runtime::tuned). false: always the heuristics. Other runtimes (other
+  // databases, records off) are not affected.
   bool use_tuning_records = true;
 };
 
@@ -101,8 +105,14 @@ class Runtime {
   RuntimeStats stats() const;
   const RuntimeOptions& options() const;
 
-  // The tuning winners this runtime's GEMM calls consult before the heuristic, read from its
-  // cache database when it was created; nullptr when records are off or there is no database.
+  // The tuning winners this runtime's calls consult before their heuristics, every op's, read
+  // from its cache database when it was created; nullptr when records are off or there is no
+  // database. A family's front end asks tuned(op, shape_json, target) for its call's shape and
+  // applies record.config_json when there is a winner (tuned_configs.hpp says how).
+  const TunedConfigs* tuned_configs() const;
+  std::optional<cache::TuningRecord> tuned(std::string_view op, std::string_view shape_json,
+                                           const DeviceInfo& device) const;
+  // GEMM's view of the same winners (choose_gemm_config); nullptr when records are off.
   const GemmConfigLookup* gemm_tuning() const;
 
   // The SMs the kernels of this runtime's calls may use, e.g. to leave SMs to communication

@@ -9,6 +9,7 @@
 #include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/runtime/device.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
+#include "shapejit/runtime/tuned_configs.hpp"
 
 namespace shapejit::runtime::tuning {
 
@@ -42,21 +43,20 @@ std::string gemm_shape_json(const GemmProblem& problem);
 std::string gemm_op(const GemmProblem& problem);
 std::optional<GemmConfig> gemm_config_of(const cache::TuningRecord& record, const GemmProblem& problem);
 
-// The GEMM config a winner gives the problem on the device (nullopt: use the heuristic).
-std::optional<GemmConfig> tuned_gemm_config(const std::vector<cache::TuningRecord>& winners,
+// The GEMM config a winner among `winners` gives the problem on the device (nullopt: use the
+// heuristic); TunedConfigs(winners).gemm()->find(problem, device).
+std::optional<GemmConfig> tuned_gemm_config(std::vector<cache::TuningRecord> winners,
                                             const GemmProblem& problem, const DeviceInfo& device);
-// The GEMM winners of a database, read once; a Runtime holds one for its calls
-// (Runtime::gemm_tuning()), precompile gets one from load_tuning_records(). find() applies
-// tuned_gemm_config: records for another device, arch, SM count, driver, NVRTC or definition
-// version are ignored.
+// GEMM's view of a Runtime's winners (TunedConfigs::gemm(), Runtime::gemm_tuning()): the winner
+// for the problem's op and M bucket that holds for the device, as a GemmConfig that
+// gemm_config_valid accepts there.
 class TunedGemmConfigs final : public GemmConfigLookup {
  public:
-  explicit TunedGemmConfigs(cache::KernelStore& store);
+  explicit TunedGemmConfigs(const TunedConfigs& all) : all_(all) {}
   std::optional<GemmConfig> find(const GemmProblem& problem, const DeviceInfo& device) const override;
-  long long size() const { return static_cast<long long>(winners_.size()); }   // GEMM winner records
 
  private:
-  std::vector<cache::TuningRecord> winners_;
+  const TunedConfigs& all_;
 };
 
 }  // namespace shapejit::runtime::tuning
