@@ -11,11 +11,14 @@
 
 namespace shapejit::cli {
 
-// {"target", "sessions", "records_by_status", "winners_usable", "winners_ignored": {reason: n}}
+// {"target", "sessions", "records_by_status", "winners_usable", "winners_usable_by_op": {op: n},
+//  "winners_ignored": {reason: n}, "winners_ignored_by_op": {op: {reason: n}}}
 nlohmann::json tuning_summary(cache::KernelStore& store);
-// One line for people, e.g. "3 winners hold for this device; ignored: 2 other driver".
+// One line for people, e.g. "3 winners hold for <target> (gemm_fp8 2, mla_decode 1); ignored: 2 other driver".
 std::string tuning_summary_line(const nlohmann::json& summary);
-// Canonical specs of the winners that hold for the target (the kernels calls will load).
+// Canonical specs of the kernels that the winners holding for the target make calls load in
+// place of the heuristic's: each winner's own spec and every kernel of its op's call that the
+// winner changes (MLA: the scheduler and combine kernels follow the tuned SM count).
 std::set<std::string> tuned_specs(cache::KernelStore& store);
 
 }  // namespace shapejit::cli

@@ -1,7 +1,11 @@
 // MLA decode front end: config and argument validation, kernel specs, tensor maps, launches.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "mla/decode_params.cuh"
 #include "mla/decode_schedule.cuh"
@@ -56,6 +60,14 @@ const DeviceInfo& hopper_device() {
                                 ") is sm_" + std::to_string(dev.cc_major) +
                                 std::to_string(dev.cc_minor));
   return dev;
+}
+
+// The config and device a call's kernels run with: the runtime's SM limit, then its winners.
+std::pair<MlaConfig, DeviceInfo> planned(const MlaConfig& asked, Runtime& runtime) {
+  DeviceInfo dev = runtime.target(hopper_device());
+  const MlaLaunchPlan plan = mla_launch_plan(asked, dev, runtime.tuned_configs());
+  dev.num_sms = plan.num_sms;
+  return {plan.config, dev};
 }
 
 jit::KernelSpec spec_of(std::string_view kernel, const jit::NamedValues& values,
@@ -129,10 +141,66 @@ std::size_t mla_workspace_bytes(const MlaConfig& c, int batch, int num_sms) {
   return splits * rows * (kMlaValueDim + 1) * sizeof(float);
 }
 
-std::vector<jit::KernelSpec> mla_kernel_specs(const MlaConfig& c, const DeviceInfo& target) {
+std::string mla_tuning_shape(const MlaConfig& c) {
   validate(c);
+  return nlohmann::json{{"op", "mla_decode"},
+                        {"h_q", c.num_heads_q},
+                        {"s_q", c.seq_q},
+                        {"page_size", c.page_size},
+                        {"kv_dtype", c.kv_dtype == MlaKvDtype::bf16 ? "bf16" : "fp8_e4m3"}}
+      .dump();
+}
+
+namespace {
+thread_local const ForcedMlaPlan* forced_plan = nullptr;
+}  // namespace
+
+ForcedMlaPlan::ForcedMlaPlan(MlaLoadPath load_path, int num_sms)
+    : previous_(forced_plan), load_path_(load_path), num_sms_(num_sms) {
+  if (load_path != MlaLoadPath::cp_async && load_path != MlaLoadPath::tma) bad("load_path must be cp_async or tma");
+  if (num_sms < 1) bad("forced num_sms = " + std::to_string(num_sms) + " must be at least 1");
+  forced_plan = this;
+}
+ForcedMlaPlan::~ForcedMlaPlan() { forced_plan = previous_; }
+const ForcedMlaPlan* ForcedMlaPlan::current() { return forced_plan; }
+
+MlaLaunchPlan mla_launch_plan(const MlaConfig& c, const DeviceInfo& target, const TunedConfigs* tuned) {
+  validate(c);
+  MlaLaunchPlan plan{c, target.num_sms, false, false};
+  if (const ForcedMlaPlan* f = ForcedMlaPlan::current()) {
+    if (f->num_sms() > target.num_sms)
+      bad("forced num_sms = " + std::to_string(f->num_sms()) + " exceeds the " + std::to_string(target.num_sms) +
+          " SMs of the call");
+    plan.config.load_path = f->load_path();
+    plan.num_sms = f->num_sms();
+    plan.forced = true;
+    return plan;
+  }
+  if (!tuned || c.load_path != MlaLoadPath::cp_async || !tuned->has("mla_decode")) return plan;
+  const std::optional<cache::TuningRecord> r = tuned->find("mla_decode", mla_tuning_shape(c), target);
+  if (!r) return plan;
+  // The search space writes {"load_path": "cp_async"|"tma", "NUM_SMS": n} (runtime/tuning/mla_space.cpp).
+  const nlohmann::json cfg = nlohmann::json::parse(r->config_json, nullptr, false);
+  if (!cfg.is_object() || !cfg.contains("load_path") || !cfg.contains("NUM_SMS")) return plan;
+  const nlohmann::json &path = cfg["load_path"], &sms = cfg["NUM_SMS"];
+  if (!path.is_string() || (path != "cp_async" && path != "tma") || !sms.is_number_integer()) return plan;
+  const long long n = sms.get<long long>();
+  if (n < 1 || n > target.num_sms) return plan;
+  plan.config.load_path = path == "tma" ? MlaLoadPath::tma : MlaLoadPath::cp_async;
+  plan.num_sms = static_cast<int>(n);
+  plan.tuned = true;
+  return plan;
+}
+
+std::vector<jit::KernelSpec> mla_kernel_specs(const MlaConfig& asked, const DeviceInfo& target,
+                                              const TunedConfigs* tuned) {
+  validate(asked);
   if (target.num_sms < 1) bad("target device has no SM count");
-  return {schedule_spec(c, target), split_spec(c, target), combine_spec(c, target)};
+  const MlaLaunchPlan plan = mla_launch_plan(asked, target, tuned);
+  DeviceInfo t = target;
+  t.num_sms = plan.num_sms;
+  const MlaConfig& c = plan.config;
+  return {schedule_spec(c, t), split_spec(c, t), combine_spec(c, t)};
 }
 
 void validate(const MlaConfig& c, const MlaDecodeArgs& a, int num_sms) {
@@ -199,14 +267,15 @@ void validate_block_table(const MlaConfig& c, int batch, int max_blocks_per_seq,
   }
 }
 
-void mla_decode_metadata(const MlaConfig& c, int batch, CUdeviceptr cache_seqlens,
+void mla_decode_metadata(const MlaConfig& asked, int batch, CUdeviceptr cache_seqlens,
                          CUdeviceptr metadata, std::size_t metadata_bytes, CUstream stream,
                          Runtime& runtime) {
-  validate(c);
+  validate(asked);
   if (batch < 1) bad("batch = " + std::to_string(batch) + " must be at least 1");
   check_ptr("cache_seqlens", cache_seqlens, 4);
   check_ptr("metadata", metadata, 16);
-  const DeviceInfo dev = runtime.target(hopper_device());
+  // The same plan mla_decode runs: its partitions are the ones this schedule fills.
+  const auto [c, dev] = planned(asked, runtime);
   const int parts = mla_num_sm_parts(c, dev.num_sms);
   if (metadata_bytes < mla_metadata_bytes(batch, parts))
     bad("metadata_bytes = " + std::to_string(metadata_bytes) + " is smaller than the " +
@@ -222,9 +291,9 @@ void mla_decode_metadata(const MlaConfig& c, int batch, CUdeviceptr cache_seqlen
   launch(kernel, lp, args);
 }
 
-void mla_decode(const MlaConfig& c, const MlaDecodeArgs& a, CUstream stream, Runtime& runtime) {
-  validate(c);
-  const DeviceInfo dev = runtime.target(hopper_device());
+void mla_decode(const MlaConfig& asked, const MlaDecodeArgs& a, CUstream stream, Runtime& runtime) {
+  validate(asked);
+  const auto [c, dev] = planned(asked, runtime);
   validate(c, a, dev.num_sms);
   const int parts = mla_num_sm_parts(c, dev.num_sms);
 

@@ -28,7 +28,7 @@ MlaConfig config_from(const nlohmann::json& shape) {
 
 std::vector<jit::KernelSpec> mla_specs(const nlohmann::json& shape, const DeviceInfo& target,
                                        const TunedConfigs* tuned) {
-  return mla_kernel_specs(config_from(shape), target);
+  return mla_kernel_specs(config_from(shape), target, tuned);
 }
 
 std::vector<nlohmann::json> mla_deepseek_v3_shapes() {

@@ -49,12 +49,7 @@ SearchSpace mla_search_space(const std::string& shape_json, const DeviceInfo& ta
   const std::vector<int> sms = space_sm_counts(options, target);
   SearchSpace space;
   space.op = kOp;
-  space.shape_json = nlohmann::json{{"op", kOp},
-                                    {"h_q", base.num_heads_q},
-                                    {"s_q", base.seq_q},
-                                    {"page_size", base.page_size},
-                                    {"kv_dtype", base.kv_dtype == MlaKvDtype::bf16 ? "bf16" : "fp8_e4m3"}}
-                         .dump();
+  space.shape_json = mla_tuning_shape(base);   // what a call looks its winner up by
   // The baseline first: the proven load path on the target's SMs (what a call picks).
   std::vector<std::pair<MlaLoadPath, int>> order{{MlaLoadPath::cp_async, target.num_sms}};
   for (MlaLoadPath path : {MlaLoadPath::cp_async, MlaLoadPath::tma})

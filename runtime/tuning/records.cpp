@@ -84,6 +84,7 @@ RecordSelection select_records(const std::vector<cache::TuningRecord>& winners, 
     if (r.status != cache::kTuningWinner) continue;
     if (const std::string why = mismatch(r, target); !why.empty()) {
       ++sel.ignored[why];
+      ++sel.ignored_by_op[r.spec_family][why];
       continue;
     }
     const std::string key = r.spec_family + "\n" + r.shape_json;

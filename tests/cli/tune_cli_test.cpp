@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 #include "cli_run.hpp"
 #include "shapejit/cache/kernel_store.hpp"
@@ -148,6 +149,71 @@ TEST(TuneCli, AWinnerIsWhatPrecompileCompilesAndWhatCacheLsMarksTuned) {
   EXPECT_EQ(stats["tuning"]["winners_ignored"]["other driver"], 1);
   const auto info = last_json_line(run_cli("info --json --cache " + db).out);
   EXPECT_EQ(info["tuning"]["winners_usable"], 1);
+}
+
+// The same for MLA decode: a winner (TMA split kernel on fewer SMs) makes precompile compile the
+// scheduler, split and combine kernels the tuned call loads, `cache ls` marks all three tuned,
+// and `cache stats` / `info` count MLA's winners and its ignored records by op and reason.
+TEST(TuneCli, AnMlaWinnerIsWhatPrecompileCompilesAndWhatCacheLsMarksTuned) {
+  if (shapejit::runtime::driver_available()) GTEST_SKIP() << "a GPU is present: the target is that device";
+  namespace rt = shapejit::runtime;
+  const auto dir = fresh_dir("tune-use-mla");
+  const std::string db = (dir / "k.db").string();
+  const rt::DeviceInfo target = rt::default_target_device();
+  const nlohmann::json entry = {{"op", "mla_decode"}, {"h_q", 128}, {"s_q", 1}, {"page_size", 64}, {"kv_dtype", "bf16"}};
+  rt::tuning::SpaceOptions o;
+  o.sm_counts = {target.num_sms, 66};
+  const rt::tuning::SearchSpace space = rt::tuning::search_space("mla_decode", entry.dump(), target, o);
+  const rt::tuning::Candidate* chosen = nullptr;
+  for (const auto& c : space.candidates)
+    if (c.config_json == R"({"NUM_SMS":66,"load_path":"tma"})") chosen = &c;
+  ASSERT_NE(chosen, nullptr);
+  {
+    shapejit::cache::KernelStore store(db);
+    const rt::tuning::TuningContext ctx = rt::tuning::context_of(target);
+    shapejit::cache::TuningRecord w;
+    w.key = "w";
+    w.spec_family = chosen->op;
+    w.shape_json = chosen->shape_json;
+    w.config_json = chosen->config_json;
+    w.spec = chosen->spec.canonical();
+    w.status = shapejit::cache::kTuningWinner;
+    w.device = ctx.device;
+    w.arch = ctx.arch;
+    w.num_sms = ctx.num_sms;
+    w.driver_version = ctx.driver_version;
+    w.nvrtc_version = ctx.nvrtc_version;
+    w.definition_version = chosen->definition_version;
+    store.put_tuning(w);
+    w.key = "stale";
+    w.definition_version = "0123456789abcdef";   // an edited kernel since: ignored
+    store.put_tuning(w);
+  }
+  {
+    std::ofstream m(dir / "m.json");
+    m << nlohmann::json{{"kernels", {entry}}}.dump();
+  }
+  const CliRun pre = run_cli("precompile --manifest " + (dir / "m.json").string() + " --json --cache " + db);
+  ASSERT_EQ(pre.exit_code, 0) << pre.out;
+
+  const CliRun ls = run_cli("cache ls --json --cache " + db);
+  ASSERT_EQ(ls.exit_code, 0) << ls.out;
+  const auto kernels = last_json_line(ls.out);
+  ASSERT_EQ(kernels.size(), 3u) << ls.out;
+  std::set<std::string> specs;
+  for (const auto& k : kernels) {
+    EXPECT_TRUE(k["tuned"].get<bool>()) << k["spec"];
+    specs.insert(k["spec"].get<std::string>());
+  }
+  EXPECT_TRUE(specs.count(chosen->spec.canonical()));
+  EXPECT_TRUE(specs.count("mla/mla_decode_metadata<33>@sm_90a")) << ls.out;
+  EXPECT_TRUE(specs.count("mla/mla_decode_combine<128,1,33>@sm_90a")) << ls.out;
+
+  const auto stats = last_json_line(run_cli("cache stats --json --cache " + db).out);
+  EXPECT_EQ(stats["tuning"]["winners_usable_by_op"]["mla_decode"], 1);
+  EXPECT_EQ(stats["tuning"]["winners_ignored_by_op"]["mla_decode"]["other kernel definition"], 1);
+  const CliRun info = run_cli("info --cache " + db);
+  EXPECT_NE(info.out.find("mla_decode 1"), std::string::npos) << info.out;
 }
 
 // tune reads manifests as precompile does: a bare array of entries is a manifest, and a bad

@@ -3,7 +3,8 @@
 // entries a huge index), lengths vary and include zero and lengths below s_q, outputs are
 // poisoned with NaN before the call.
 //
-// Tolerance of out, per element (request, query row, value column d); mla_out_tolerance below.
+// Tolerance of out, per element (request, query row, value column d); mla_out_tolerance
+// (runtime/mla/mla_tolerance.cpp, also used by the tuner's reference check).
 // n is the row's number of visible keys, w_j the reference's softmax weights, and the
 // reference also returns A = Σ_j w_j·|v_jd| (abs_out: the weighted mean of |V| in the column,
 // ≥ |ref|, usually far below max|V|) and R = softmax_scale · max_j Σ_d |q_d·k_jd|
@@ -86,20 +87,6 @@
 #include "shapejit/runtime/mla.hpp"
 
 namespace shapejit::runtime {
-
-// The bound of the header comment; also used by mla_reference_test.cpp (same test binary).
-double mla_logit_error_bound(double max_abs_logit, int n) {
-  return std::ldexp(20.0 * max_abs_logit + n / 64.0 + std::log2(std::max(n, 1)) + 2.0, -20);
-}
-
-double mla_out_tolerance(double ref, double abs_out, double max_abs_logit, int n) {
-  const double u = std::ldexp(1.0, -8);
-  const double eta = mla_logit_error_bound(max_abs_logit, n);
-  const double c = 3.0 * n * std::ldexp(1.0, -26) + std::ldexp(1.0, -19);
-  // (1 + u)·e^2η·(1 + c) − 1, without cancellation.
-  const double a_factor = std::expm1(std::log1p(u) + 2.0 * eta + std::log1p(c));
-  return u * std::fabs(ref) + (1.0 + u) * a_factor * abs_out + std::ldexp(1.0, -100);
-}
 
 namespace {
 

@@ -19,10 +19,6 @@
 
 namespace shapejit::runtime {
 
-// Defined in mla_gpu_test.cpp (same test binary), next to their derivation.
-double mla_logit_error_bound(double max_abs_logit, int n);
-double mla_out_tolerance(double ref, double abs_out, double max_abs_logit, int n);
-
 namespace {
 
 TEST(MlaReference, SingleKeyGivesItsValueAndLogit) {

@@ -30,6 +30,7 @@ inline constexpr const char* kIgnoredUnknownOp = "op whose winners this build do
 struct RecordSelection {
   std::map<std::string, cache::TuningRecord> winners;   // by op + "\n" + shape_json
   std::map<std::string, long long> ignored;             // reason → records
+  std::map<std::string, std::map<std::string, long long>> ignored_by_op;   // op → reason → records
   long long baseline_winners = 0;                       // the heuristic's pick won: nothing to change
 };
 // Why `record` does not hold for `target`; empty when it does.

@@ -20,11 +20,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "shapejit/jit/kernel_spec.hpp"
 #include "shapejit/runtime/device.hpp"
 #include "shapejit/runtime/runtime.hpp"
+#include "shapejit/runtime/tuned_configs.hpp"
 
 namespace shapejit::runtime {
 
@@ -83,10 +85,53 @@ std::size_t mla_workspace_bytes(const MlaConfig& config, int batch, int num_sms)
 // The per-part cost budget of the plan (every part but the last stays within it).
 int mla_part_budget(std::span<const std::int32_t> seqlens, int num_parts);
 
+// Tuning (docs/mla.md, docs/tuning.md): a winner of a tuning session for the call's shape
+// (h_q, s_q, page_size, kv_dtype) on the device names the split kernel's load path and the SMs
+// the schedule partitions over (NUM_SMS, at most the device's: fewer SMs give fewer parts and
+// so fewer splits per request). mla_decode_metadata and mla_decode both run what
+// mla_launch_plan gives for the runtime's winners, so they always agree on the partitions.
+// A winner is applied to a config on the default load path (cp_async); a config that asks for
+// tma runs as asked, on the target's SMs, as does every call of a runtime without records
+// (RuntimeOptions::use_tuning_records = false) or without a winner for the shape.
+struct MlaLaunchPlan {
+  MlaConfig config;      // the load path applied
+  int num_sms = 0;       // SMs the scheduler partitions over
+  bool tuned = false;    // from a winner
+  bool forced = false;   // from a ForcedMlaPlan
+};
+// The shape text MLA decode's tuning records are keyed by (load path left out: it is tuned).
+std::string mla_tuning_shape(const MlaConfig& config);
+// What a call of `config` on `target` (SM limit applied) runs with the winners `tuned`
+// (nullptr: none). A winner whose config does not parse or names more SMs than the target has
+// is not used.
+MlaLaunchPlan mla_launch_plan(const MlaConfig& config, const DeviceInfo& target, const TunedConfigs* tuned);
+
+// For the tuner's measurements: while alive, MLA calls on this thread (mla_launch_plan, so
+// mla_decode_metadata, mla_decode and mla_kernel_specs) run `load_path` on `num_sms` SMs for
+// every config, whatever the config's load path and the winners say. A call on fewer SMs than
+// num_sms throws Error(invalid_argument).
+class ForcedMlaPlan {
+ public:
+  ForcedMlaPlan(MlaLoadPath load_path, int num_sms);
+  ~ForcedMlaPlan();
+  ForcedMlaPlan(const ForcedMlaPlan&) = delete;
+  ForcedMlaPlan& operator=(const ForcedMlaPlan&) = delete;
+  static const ForcedMlaPlan* current();   // this thread's innermost, or nullptr
+  MlaLoadPath load_path() const { return load_path_; }
+  int num_sms() const { return num_sms_; }
+
+ private:
+  const ForcedMlaPlan* previous_;
+  MlaLoadPath load_path_;
+  int num_sms_;
+};
+
 // Computes the schedule on the GPU from cache_seqlens (device int32 [batch]) into metadata.
 // Graph-capturable; reuse the metadata across layers while the lengths are unchanged.
-// Kernels come from `runtime` (its cache, compile options and SM limit). The SM limit sizes the
-// schedule: give mla_decode the same runtime and limit as the metadata it reads.
+// Kernels come from `runtime` (its cache, compile options, SM limit and tuning winners). The SM
+// limit and the winners size the schedule: give mla_decode the same runtime and limit as the
+// metadata it reads. Buffers sized for the runtime's SM limit (mla_metadata_bytes with
+// mla_num_sm_parts(config, num_sms), mla_workspace_bytes) are large enough for any winner.
 void mla_decode_metadata(const MlaConfig& config, int batch, CUdeviceptr cache_seqlens,
                          CUdeviceptr metadata, std::size_t metadata_bytes, CUstream stream,
                          Runtime& runtime = Runtime::global());
@@ -130,8 +175,10 @@ struct MlaSplitLaunch {
 };
 MlaSplitLaunch mla_split_launch(const MlaConfig& config);
 
-// Exactly the specs mla_decode_metadata + mla_decode load for config on target.
-std::vector<jit::KernelSpec> mla_kernel_specs(const MlaConfig& config, const DeviceInfo& target);
+// Exactly the specs mla_decode_metadata + mla_decode load for config on target, with the
+// runtime's winners `tuned` (Runtime::tuned_configs(); nullptr: none), per mla_launch_plan.
+std::vector<jit::KernelSpec> mla_kernel_specs(const MlaConfig& config, const DeviceInfo& target,
+                                              const TunedConfigs* tuned = nullptr);
 
 // FP32 CPU reference, per request over the gathered pages (accumulated in double). FP8 rows are
 // dequantized the way the kernel does: e4m3 · scale rounded to BF16. Inputs as raw host bytes
@@ -148,5 +195,13 @@ void mla_decode_reference(const MlaConfig& config, int batch, int max_blocks_per
                           std::span<const std::int32_t> cache_seqlens, std::span<float> out,
                           std::span<float> lse, std::span<float> abs_out = {},
                           std::span<float> max_abs_logit = {});
+
+// The tolerance of one output element against mla_decode_reference (derivation: the header of
+// tests/mla/mla_gpu_test.cpp): ref and abs_out = A of the element, max_abs_logit = R of its
+// row, n its visible keys. 2^-8·|ref| + (1 + 2^-8)·((1 + 2^-8)·e^(2η)·(1 + c) − 1)·A + 2^-100
+// with η = mla_logit_error_bound(R, n) = (20·R + n/64 + log2 n + 2)·2^-20, c = 3n·2^-26 + 2^-19.
+// The GPU tests and the tuner's reference check both use it; lse is checked to 1e-5 relative.
+double mla_logit_error_bound(double max_abs_logit, int n);
+double mla_out_tolerance(double ref, double abs_out, double max_abs_logit, int n);
 
 }  // namespace shapejit::runtime
