@@ -10,6 +10,7 @@ const std::vector<detail::GpuMeasurerFamily>& detail::gpu_measurer_families() {
       {"gemm",
        {"gemm_fp8", "gemm_bf16", "gemm_fp8_grouped_contiguous", "gemm_fp8_grouped_masked"},
        make_gemm_gpu_measurer},
+      {"mla", {"mla_decode"}, make_mla_gpu_measurer},
   };
   return families;
 }

@@ -16,7 +16,9 @@ namespace {
 
 constexpr const char* kOp = "mla_decode";
 
-MlaConfig mla_config(const std::string& shape_json) {
+}  // namespace
+
+MlaConfig mla_shape_config(const std::string& shape_json) {
   nlohmann::json s;
   try {
     s = nlohmann::json::parse(shape_json);
@@ -35,8 +37,6 @@ MlaConfig mla_config(const std::string& shape_json) {
   return c;
 }
 
-}  // namespace
-
 bool is_mla_op(const std::string& op) { return op == kOp; }
 
 const jit::KernelDefinition& mla_record_definition(const nlohmann::json& config) {
@@ -45,7 +45,7 @@ const jit::KernelDefinition& mla_record_definition(const nlohmann::json& config)
 }
 
 SearchSpace mla_search_space(const std::string& shape_json, const DeviceInfo& target, const SpaceOptions& options) {
-  const MlaConfig base = mla_config(shape_json);
+  const MlaConfig base = mla_shape_config(shape_json);
   const std::vector<int> sms = space_sm_counts(options, target);
   SearchSpace space;
   space.op = kOp;
@@ -76,13 +76,16 @@ SearchSpace mla_search_space(const std::string& shape_json, const DeviceInfo& ta
     Candidate cand;
     cand.op = kOp;
     cand.shape_json = space.shape_json;
-    cand.config_json =
-        nlohmann::json{{"load_path", path == MlaLoadPath::tma ? "tma" : "cp_async"}, {"NUM_SMS", n}}.dump();
+    cand.config_json = nlohmann::json{{"load_path", path == MlaLoadPath::tma ? "tma" : "cp_async"},
+                                      {"NUM_SMS", n},
+                                      {"timed_batch", kMlaTimedBatch},
+                                      {"timed_seqlen", kMlaTimedSeqlen}}
+                           .dump();
     cand.spec = specs[1];   // the split kernel: what the load path and SMs change
     cand.definition_version = definition_version(mla_record_definition(nlohmann::json::parse(cand.config_json)));
     cand.baseline = space.candidates.empty();
-    // Per decode step and request: the query rows read once; KV traffic depends on the lengths.
-    cand.bytes = static_cast<double>(base.num_heads_q) * base.seq_q * kMlaHeadDim * 2;
+    // The KV cache bytes of the timed workload, each read once at least (throughput in GB/s).
+    cand.bytes = static_cast<double>(kMlaTimedBatch) * kMlaTimedSeqlen * mla_kv_row_bytes(base.kv_dtype);
     space.candidates.push_back(std::move(cand));
   }
   return space;

@@ -92,7 +92,8 @@ std::string report_json(const std::string& session, const std::vector<cache::Tun
     nlohmann::json cands = nlohmann::json::array();
     for (const cache::TuningRecord* r : s.measured)
       cands.push_back({{"config", nlohmann::json::parse(r->config_json)}, {"median_us", r->time_us},
-                       {"spread_us", r->spread_us}, {"tflops", r->throughput}, {"baseline", r->baseline},
+                       {"spread_us", r->spread_us}, {"throughput", r->throughput},
+                       {"throughput_unit", r->throughput_unit}, {"baseline", r->baseline},
                        {"note", r->reason}});
     for (const cache::TuningRecord* r : s.rejected)
       cands.push_back({{"config", nlohmann::json::parse(r->config_json)}, {"rejected", r->reason}});

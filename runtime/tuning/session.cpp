@@ -29,6 +29,19 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kQuickRuns = 5;   // runs before a clearly losing candidate is stopped
+
+// TFLOPS for ops that count their FLOPs (GEMM), else GB/s of the bytes they move (MLA decode:
+// the KV cache of its timed workload).
+void set_throughput(cache::TuningRecord& r, const Candidate& c, double median_us) {
+  if (median_us <= 0) return;
+  if (c.flops > 0) {
+    r.throughput = c.flops / (median_us * 1e6);
+    r.throughput_unit = "TFLOPS";
+  } else if (c.bytes > 0) {
+    r.throughput = c.bytes / (median_us * 1e3);
+    r.throughput_unit = "GB/s";
+  }
+}
 constexpr const char* kCheckDidNotFinish =
     "did not finish its reference check: the process died or the GPU context was lost during it";
 
@@ -96,10 +109,7 @@ class Session {
     cache::TuningRecord r = record_of(c, cache::kTuningMeasured, reason);
     r.time_us = m.median_us;
     r.spread_us = m.spread_us;
-    if (m.median_us > 0) {
-      r.throughput = c.flops / (m.median_us * 1e6);   // TFLOPS
-      r.throughput_unit = "TFLOPS";
-    }
+    set_throughput(r, c, m.median_us);
     write(std::move(r));
   }
   const cache::TuningRecord* recorded(const Candidate& c) {
@@ -331,10 +341,7 @@ void Session::measure_shape(const Shape& shape, Clock::time_point deadline) {
   r.time_us = chosen_m.median_us;
   r.spread_us = chosen_m.spread_us;
   r.baseline_us = again[0].median_us;
-  if (chosen_m.median_us > 0) {
-    r.throughput = chosen.flops / (chosen_m.median_us * 1e6);
-    r.throughput_unit = "TFLOPS";
-  }
+  set_throughput(r, chosen, chosen_m.median_us);
   store_.put_tuning(std::move(r));
   winners_.insert(shape.op + "\n" + shape.space.shape_json);
   ++result_.winners;

@@ -219,3 +219,67 @@ TEST(MlaTuning, AForcedPlanWinsOverTheWinnersWhileItLives) {
   EXPECT_EQ(ForcedMlaPlan::current(), nullptr);
   EXPECT_EQ(mla_kernel_specs(kConfig, t, &all), tuned);
 }
+
+namespace {
+
+// Times by formula (this checks the session and the runtime's use of what it writes, not
+// speed): 100 us for the baseline, 80 us for TMA on 66 SMs, 95 us for the others.
+class MlaFormulaMeasurer : public Measurer {
+ public:
+  std::string unavailable() override { return {}; }
+  std::string check(const Candidate&) override { return {}; }
+  Measurement measure(const Candidate& c, int runs) override {
+    const nlohmann::json cfg = nlohmann::json::parse(c.config_json);
+    const double t = c.baseline ? 100.0 : cfg.at("load_path") == "tma" && cfg.at("NUM_SMS") == kFewerSms ? 80.0 : 95.0;
+    return {t, 0.5, runs};
+  }
+};
+
+}  // namespace
+
+// A session over one MLA shape writes a winner the runtime then runs: the timed workload is in
+// every candidate's config, throughput is GB/s of its KV bytes, and a runtime on the database
+// plans the winner's load path and SM count for that shape.
+TEST(MlaTuning, ASessionsWinnerIsWhatTheRuntimeRuns) {
+  const auto dir = tuning_test::fresh_dir("mla-session");
+  const DeviceInfo t = tuning_test::target();
+  {
+    cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+    MlaFormulaMeasurer m;
+    SessionRequest req;
+    req.manifest_json = nlohmann::json{{"kernels", {kEntry}}}.dump();
+    req.space.sm_counts = {t.num_sms, kFewerSms};
+    req.runs = 5;
+    SessionOptions o;
+    o.compile = tuning_test::fake_compile();
+    o.measurer = &m;
+    const SessionResult r = run_session(store, req, t, o);
+    EXPECT_EQ(r.state, "complete");
+    EXPECT_EQ(r.winners, 1);
+    const double kv_bytes = 128.0 * 4096 * 1152;
+    int measured = 0;
+    for (const auto& rec : session_records(store, r.id)) {
+      const nlohmann::json cfg = nlohmann::json::parse(rec.config_json);
+      if (rec.status != cache::kTuningWinner) {
+        EXPECT_EQ(cfg.at("timed_batch"), 128) << rec.config_json;
+        EXPECT_EQ(cfg.at("timed_seqlen"), 4096) << rec.config_json;
+      }
+      if (rec.status == cache::kTuningMeasured) {
+        ++measured;
+        EXPECT_EQ(rec.throughput_unit, "GB/s");
+        EXPECT_NEAR(rec.throughput, kv_bytes / (rec.time_us * 1e3), 1e-6 * rec.throughput);
+      }
+      if (rec.status == cache::kTuningWinner) {
+        EXPECT_FALSE(rec.baseline) << rec.reason;
+        EXPECT_EQ(cfg.at("load_path"), "tma");
+        EXPECT_EQ(cfg.at("NUM_SMS"), kFewerSms);
+      }
+    }
+    EXPECT_EQ(measured, 4);
+  }
+  Runtime rt(options_for(dir / "k.db"));
+  const MlaLaunchPlan plan = mla_launch_plan(kConfig, t, rt.tuned_configs());
+  EXPECT_TRUE(plan.tuned);
+  EXPECT_EQ(plan.config.load_path, MlaLoadPath::tma);
+  EXPECT_EQ(plan.num_sms, kFewerSms);
+}

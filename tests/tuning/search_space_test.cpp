@@ -151,6 +151,15 @@ TEST(TuningSearchSpace, MlaDecodeSearchesTheLoadPathAndTheSmsGivenToTheSplits) {
   std::set<std::string> kernels;
   for (const Candidate& cand : s.candidates) kernels.insert(cand.spec.kernel);
   EXPECT_EQ(kernels, (std::set<std::string>{"mla_decode_split", "mla_decode_split_tma"}));
+  // Every candidate is timed on one decode workload, which its config names; its bytes are
+  // that workload's KV cache (GB/s).
+  for (const Candidate& cand : s.candidates) {
+    const nlohmann::json cfg = nlohmann::json::parse(cand.config_json);
+    EXPECT_EQ(cfg.at("timed_batch"), 128);
+    EXPECT_EQ(cfg.at("timed_seqlen"), 4096);
+    EXPECT_EQ(cand.flops, 0.0);
+    EXPECT_DOUBLE_EQ(cand.bytes, 128.0 * 4096 * 1152);
+  }
   try {
     search_space("mla_decode", R"({"op":"mla_decode","h_q":128,"load_path":"tma"})", t);
     FAIL() << "the load path is the tuned dimension, not part of the shape";

@@ -3,6 +3,7 @@
 // Skips with the reason where there is no GPU.
 #include <gtest/gtest.h>
 
+#include "shapejit/runtime/mla.hpp"
 #include "shapejit/runtime/runtime.hpp"
 #include "support/gpu_test.hpp"
 #include "tuning_test_util.hpp"
@@ -67,4 +68,50 @@ TEST(TuningGpu, GroupedContiguousAndMaskedSessionsEndToEnd) {
   EXPECT_EQ(r.rejected, 0) << "every candidate of the definitions computes the right result";
   EXPECT_EQ(r.unmeasured, 0);
   EXPECT_EQ(r.winners, 2);
+}
+
+// MLA decode: a one-shape session (both load paths on all SMs and on half of them) checks every
+// candidate against the CPU reference and times scheduler + decode on the fixed workload; the
+// winner is recorded in GB/s and a runtime on the database plans it for calls of that shape.
+TEST(TuningGpu, MlaDecodeSessionEndToEnd) {
+  SHAPEJIT_REQUIRE_GPU();
+  const auto dir = tuning_test::fresh_dir("gpu-mla");
+  RuntimeOptions ro;
+  ro.cache_path = dir / "k.db";
+  ro.use_tuning_records = false;
+  Runtime rt(ro);
+  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
+  ASSERT_EQ(m->unavailable(), "");
+  const DeviceInfo target = rt.target(current_device());
+  SessionRequest req;
+  req.manifest_json = R"({"kernels":[{"op":"mla_decode","h_q":16,"s_q":1,"page_size":64,"kv_dtype":"bf16"}]})";
+  req.space.sm_counts = {target.num_sms, target.num_sms / 2};
+  req.runs = 10;
+  SessionOptions o;
+  o.runtime = &rt;
+  o.measurer = m.get();
+  const SessionResult r = run_session(store, req, target, o);
+  EXPECT_EQ(r.state, "complete");
+  EXPECT_EQ(r.rejected, 0) << "both load paths on both SM counts match the reference";
+  EXPECT_EQ(r.unmeasured, 0);
+  ASSERT_EQ(r.winners, 1);
+  const cache::TuningRecord* winner = nullptr;
+  const auto records = session_records(store, r.id);
+  for (const auto& rec : records) {
+    if (rec.status == cache::kTuningMeasured) {
+      EXPECT_EQ(rec.throughput_unit, "GB/s");
+      EXPECT_GT(rec.throughput, 0.0);
+    }
+    if (rec.status == cache::kTuningWinner) winner = &rec;
+  }
+  ASSERT_NE(winner, nullptr);
+  RuntimeOptions on = ro;
+  on.use_tuning_records = true;
+  Runtime tuned(on);
+  const MlaLaunchPlan plan = mla_launch_plan(MlaConfig{16, 1, 64, MlaKvDtype::bf16}, target, tuned.tuned_configs());
+  const nlohmann::json cfg = nlohmann::json::parse(winner->config_json);
+  EXPECT_EQ(plan.tuned, !winner->baseline);
+  EXPECT_EQ(plan.num_sms, cfg.at("NUM_SMS").get<int>());
+  EXPECT_EQ(plan.config.load_path == MlaLoadPath::tma, cfg.at("load_path") == "tma");
 }
