@@ -2,7 +2,6 @@
 // inputs, per shape: TFLOPS (2MNK/t), GB/s over A, B and D, the ratio, geometric means, and
 // DeepGEMM's published H800 figures at M = 4096 in the same table. CUDA events through the
 // driver, warm-up, L2 flushed (256 MB write) before every timed run, median of many.
-#include <cublasLt.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "bench_timing.hpp"
+#include "cublaslt_gemm.hpp"
 #include "commands.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/deepseek_v3_gemm_shapes.hpp"
@@ -35,74 +35,6 @@ struct BenchGemmOptions {
   std::string ms = "64,128,4096";
   std::string dtype = "fp8";
   int iters = 30;
-};
-
-void lt_check(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS)
-    fail(Errc::driver, std::string("cuBLASLt: ") + what + " failed (status " + std::to_string(s) + ")");
-}
-
-// One cuBLASLt matmul D[M,N] (row-major) = A[M,K] · B[N,K]ᵀ: in cuBLASLt's column-major terms
-// Dᵀ[N,M] = op(B)ᵀ… i.e. "A" = our B with transa = T, "B" = our A, the TN layout FP8 needs.
-struct LtGemm {
-  cublasLtHandle_t handle = nullptr;
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, ld = nullptr;
-  cublasLtMatmulHeuristicResult_t algo{};
-  DeviceBuffer workspace{64u << 20};
-  bool ok = false;
-  std::string label;
-
-  LtGemm(bool fp8, bool block_scaled, int m, int n, int k, CUdeviceptr b_scale,
-         CUdeviceptr a_scale) {
-    lt_check(cublasLtCreate(&handle), "create");
-    lt_check(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "desc");
-    const cublasOperation_t t = CUBLAS_OP_T, nn = CUBLAS_OP_N;
-    cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t);
-    cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &nn, sizeof nn);
-    const cudaDataType in = fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
-    if (fp8) {
-      if (block_scaled) {
-        const cublasLtMatmulMatrixScale_t ma = CUBLASLT_MATMUL_MATRIX_SCALE_BLK128x128_32F;
-        const cublasLtMatmulMatrixScale_t mb = CUBLASLT_MATMUL_MATRIX_SCALE_VEC128_32F;
-        cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &ma, sizeof ma);
-        cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mb, sizeof mb);
-      }
-      void* sa = reinterpret_cast<void*>(b_scale);
-      void* sb = reinterpret_cast<void*>(a_scale);
-      cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof sa);
-      cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof sb);
-    }
-    lt_check(cublasLtMatrixLayoutCreate(&la, in, k, n, k), "layout A");
-    lt_check(cublasLtMatrixLayoutCreate(&lb, in, k, m, k), "layout B");
-    lt_check(cublasLtMatrixLayoutCreate(&ld, CUDA_R_16BF, n, m, n), "layout D");
-    cublasLtMatmulPreference_t pref = nullptr;
-    cublasLtMatmulPreferenceCreate(&pref);
-    const std::size_t ws = workspace.bytes();
-    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
-    int found = 0;
-    const auto s = cublasLtMatmulAlgoGetHeuristic(handle, desc, la, lb, ld, ld, pref, 1, &algo, &found);
-    cublasLtMatmulPreferenceDestroy(pref);
-    ok = s == CUBLAS_STATUS_SUCCESS && found > 0;
-    label = !fp8 ? "cuBLASLt BF16"
-                 : block_scaled ? "cuBLASLt FP8 block-scaled (VEC128 x BLK128x128)"
-                                : "cuBLASLt FP8 per-tensor scaled";
-  }
-  ~LtGemm() {
-    if (la) cublasLtMatrixLayoutDestroy(la);
-    if (lb) cublasLtMatrixLayoutDestroy(lb);
-    if (ld) cublasLtMatrixLayoutDestroy(ld);
-    if (desc) cublasLtMatmulDescDestroy(desc);
-    if (handle) cublasLtDestroy(handle);
-  }
-  void run(CUdeviceptr a, CUdeviceptr b, CUdeviceptr d) {
-    const float one = 1.0f, zero = 0.0f;
-    lt_check(cublasLtMatmul(handle, desc, &one, reinterpret_cast<void*>(b), la,
-                            reinterpret_cast<void*>(a), lb, &zero, reinterpret_cast<void*>(d), ld,
-                            reinterpret_cast<void*>(d), ld, &algo.algo,
-                            reinterpret_cast<void*>(workspace.ptr()), workspace.bytes(), nullptr),
-             "matmul");
-  }
 };
 
 std::vector<int> parse_ints(const std::string& s) {

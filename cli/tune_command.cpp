@@ -11,6 +11,7 @@
 
 #include "cache_open.hpp"
 #include "commands.hpp"
+#include "cublaslt_gemm.hpp"
 #include "progress_bar.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/jit/kernel_spec.hpp"
@@ -130,6 +131,7 @@ void run_tune(const TuneArgs& a) {
 
   tuning::GpuMeasureOptions mo;
   mo.cuda_graph = a.cuda_graph;
+  mo.gemm_reference = cublaslt_gemm_reference();
   std::unique_ptr<tuning::Measurer> measurer = tuning::make_gpu_measurer(rt, mo);
 
   tuning::SessionOptions so;

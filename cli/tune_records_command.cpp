@@ -94,7 +94,8 @@ void cmd_show(const RecordArgs& a) {
       std::cout << "\n" << r.spec_family << " " << r.shape_json << "\n";
     }
     std::cout << "  " << std::left << std::setw(11) << r.status << std::right;
-    if (r.status == cache::kTuningMeasured || r.status == cache::kTuningWinner)
+    if (r.status == cache::kTuningMeasured || r.status == cache::kTuningWinner ||
+        (r.status == cache::kTuningReference && r.time_us > 0))
       std::cout << std::fixed << std::setprecision(2) << std::setw(10) << r.time_us << " us ±" << std::setw(6)
                 << r.spread_us << "  " << std::setw(7) << r.throughput << " " << r.throughput_unit << "  ";
     std::cout << r.config_json << (r.baseline ? "  [heuristic]" : "");

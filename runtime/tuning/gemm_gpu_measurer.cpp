@@ -34,6 +34,7 @@ namespace {
 constexpr double kMaxDiff = 1e-3;
 constexpr double kReferenceMacs = 2e8;   // host work per check: sampled rows, all columns
 constexpr int kGraphMaxM = 128;          // decode-sized: timed as a graph launch when asked
+constexpr std::size_t kScaleSlackBytes = 4096;
 
 double calc_diff(const std::vector<double>& x, const std::vector<double>& y) {
   double xy = 0, xx_yy = 0;
@@ -125,8 +126,11 @@ std::unique_ptr<Operands> make_operands(const GemmProblem& p, bool vary, std::mt
     for (auto& x : o->hsb) x = scale(rng);
     o->a = DeviceBuffer(o->ha8.size());
     o->b = DeviceBuffer(o->hb8.size());
-    o->sa = DeviceBuffer(o->hsa.size() * 4);
-    o->sb = DeviceBuffer(o->hsb.size() * 4);
+    // Slack past the scales (zeroed): a reference library may read its scale layout's padding.
+    o->sa = DeviceBuffer(o->hsa.size() * 4 + kScaleSlackBytes);
+    o->sb = DeviceBuffer(o->hsb.size() * 4 + kScaleSlackBytes);
+    o->sa.fill_bytes(0);
+    o->sb.fill_bytes(0);
     o->a.upload(o->ha8);
     o->b.upload(o->hb8);
     o->sa.upload(o->hsa);
@@ -285,6 +289,39 @@ class GemmGpuMeasurer final : public Measurer {
     return timer_.time_interleaved(ts, runs);
   }
 
+  // cuBLASLt (or whatever the options' provider gives) on the operands the candidates were
+  // timed on, the same timer and graph setting; the provider's ways in order until one runs.
+  std::optional<ReferenceMeasurement> measure_reference(const Candidate& c, int runs) override {
+    const GemmProblem p = problem(c);
+    if (!options_.gemm_reference || p.layout != GemmLayout::normal) return std::nullopt;
+    const Operands* o = operands_for(c, p);
+    GemmOperands g;
+    g.problem = p;
+    g.a = o->a.ptr(); g.b = o->b.ptr(); g.d = o->d.ptr(); g.a_scales = o->sa.ptr(); g.b_scales = o->sb.ptr();
+    g.a_scale_stride = o->sa_stride;
+    ReferenceMeasurement out;
+    std::vector<ReferenceLaunch> ways;
+    try {
+      ways = options_.gemm_reference(g);
+    } catch (const Error& e) {
+      out.error = e.what();
+      return out;
+    }
+    if (ways.empty()) out.error = "no algorithm for this problem";
+    for (ReferenceLaunch& way : ways) {
+      out.name = way.name;
+      try {
+        const TimedLaunch t = timer_.prepare(way.launch, options_.cuda_graph && p.m <= kGraphMaxM);
+        out.time = timer_.time(t, runs);
+        out.error.clear();
+        return out;
+      } catch (const Error& e) {
+        out.error = e.what();
+      }
+    }
+    return out;
+  }
+
  private:
   GemmProblem problem(const Candidate& c) { return detail::gemm_problem(c.op, c.shape_json, current_device()); }
   static GemmConfig config(const Candidate& c, const GemmProblem& p) {
@@ -295,15 +332,20 @@ class GemmGpuMeasurer final : public Measurer {
     return *config;
   }
 
-  // The candidate ready to time on operands shared per problem (one problem's at a time).
-  TimedLaunch prepare(const Candidate& c) {
-    const GemmProblem p = problem(c);
+  // The timing operands of the candidate's problem (one problem's at a time).
+  const Operands* operands_for(const Candidate& c, const GemmProblem& p) {
     const std::string key = c.op + c.shape_json;
     if (!operands_.count(key)) {
       operands_.clear();
       operands_[key] = make_operands(p, false, rng_);
     }
-    const Operands* o = operands_[key].get();
+    return operands_[key].get();
+  }
+
+  // The candidate ready to time on operands shared per problem (one problem's at a time).
+  TimedLaunch prepare(const Candidate& c) {
+    const GemmProblem p = problem(c);
+    const Operands* o = operands_for(c, p);
     Runtime* rt = &runtime_;
     return timer_.prepare(
         [o, rt, cfg = config(c, p)](CUstream s) {

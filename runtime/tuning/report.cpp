@@ -15,6 +15,7 @@ struct ShapeResult {
   std::vector<const cache::TuningRecord*> measured, rejected;
   const cache::TuningRecord* baseline = nullptr;
   const cache::TuningRecord* winner = nullptr;
+  const cache::TuningRecord* reference = nullptr;   // e.g. cuBLASLt on the same operands
   long long pruned = 0, unmeasured = 0;
 };
 
@@ -26,6 +27,8 @@ std::vector<ShapeResult> by_shape(const std::vector<cache::TuningRecord>& record
     s.shape = r.shape_json;
     if (r.status == cache::kTuningWinner) {
       s.winner = &r;
+    } else if (r.status == cache::kTuningReference) {
+      s.reference = &r;
     } else if (r.status == cache::kTuningMeasured) {
       s.measured.push_back(&r);
       if (r.baseline) s.baseline = &r;
@@ -49,6 +52,27 @@ std::vector<ShapeResult> by_shape(const std::vector<cache::TuningRecord>& record
 double speedup(const ShapeResult& s) {
   if (!s.winner || s.winner->time_us <= 0 || s.winner->baseline_us <= 0) return 0;
   return s.winner->baseline_us / s.winner->time_us;
+}
+
+// What the session leaves the shape with: the winner's time in the final interleaved runs, or
+// the baseline's when nothing was decided.
+double chosen_us(const ShapeResult& s) {
+  if (s.winner) return s.winner->time_us;
+  return s.baseline ? s.baseline->time_us : 0;
+}
+
+// The reference's time over the chosen config's (> 1: faster than the reference); 0: none.
+double speedup_over_reference(const ShapeResult& s) {
+  if (!s.reference || s.reference->time_us <= 0 || chosen_us(s) <= 0) return 0;
+  return s.reference->time_us / chosen_us(s);
+}
+
+std::string reference_name(const cache::TuningRecord& r) {
+  try {
+    return nlohmann::json::parse(r.config_json).at("reference").get<std::string>();
+  } catch (const std::exception&) {
+    return "reference";
+  }
 }
 
 std::string xml(const std::string& s) {
@@ -107,6 +131,17 @@ std::string report_json(const std::string& session, const std::vector<cache::Tun
     } else {
       j["winner"] = nullptr;
     }
+    if (s.reference) {
+      j["reference"] = {{"name", reference_name(*s.reference)}, {"median_us", s.reference->time_us},
+                        {"spread_us", s.reference->spread_us}, {"throughput", s.reference->throughput},
+                        {"throughput_unit", s.reference->throughput_unit}};
+      if (!s.reference->reason.empty()) j["reference"]["error"] = s.reference->reason;
+      const double r = speedup_over_reference(s);
+      j["speedup_over_reference"] = r > 0 ? nlohmann::json(r) : nlohmann::json(nullptr);
+    } else {
+      j["reference"] = nullptr;
+      j["speedup_over_reference"] = nullptr;
+    }
     shapes.push_back(std::move(j));
   }
   return nlohmann::json{{"session", session}, {"shapes", shapes}}.dump(2);
@@ -125,6 +160,10 @@ std::string report_svg(const std::string& session, const std::vector<cache::Tuni
       title += "the heuristic's pick stays";
     else
       title += "no decision";
+    if (const double r = speedup_over_reference(s); r > 0)
+      title += num(", %.3fx ", r) + "over " + reference_name(*s.reference);
+    else if (s.reference)
+      title += ", " + reference_name(*s.reference) + " not timed: " + s.reference->reason;
     title += " (" + std::to_string(s.measured.size()) + " measured, " + std::to_string(s.rejected.size()) +
              " rejected, " + std::to_string(s.pruned) + " pruned, " + std::to_string(s.unmeasured) + " not measured)";
     body += "<text x=\"10\" y=\"" + std::to_string(y) + "\" class=\"shape\">" + xml(title) + "</text>\n";
@@ -134,6 +173,8 @@ std::string report_svg(const std::string& session, const std::vector<cache::Tuni
     double best_ratio = 1;
     for (const cache::TuningRecord* r : s.measured)
       if (r->time_us > 0 && base > 0) best_ratio = std::max(best_ratio, base / r->time_us);
+    if (s.reference && s.reference->time_us > 0 && base > 0)
+      best_ratio = std::max(best_ratio, base / s.reference->time_us);
     for (const cache::TuningRecord* r : s.measured) {
       const double ratio = r->time_us > 0 && base > 0 ? base / r->time_us : 0;
       const int w = std::max(1, static_cast<int>(kBarMax * ratio / best_ratio));
@@ -149,6 +190,19 @@ std::string report_svg(const std::string& session, const std::vector<cache::Tuni
               "\" class=\"cfg\">" + xml(num("%.2f us", r->time_us) + num(" (%.2fx)", ratio)) + "</text></g>\n";
       y += kBar + kGap;
     }
+    if (s.reference && s.reference->time_us > 0 && base > 0) {
+      const double ratio = base / s.reference->time_us;
+      const int w = std::max(1, static_cast<int>(kBarMax * ratio / best_ratio));
+      const std::string label = reference_name(*s.reference);
+      body += "<g><title>" + xml(label + ": " + num("%.2f us", s.reference->time_us) +
+                                 num(" ± %.2f", s.reference->spread_us)) + "</title>";
+      body += "<text x=\"10\" y=\"" + std::to_string(y + kBar - 1) + "\" class=\"cfg\">" + xml(label) + "</text>";
+      body += "<rect x=\"" + std::to_string(kLabel) + "\" y=\"" + std::to_string(y) + "\" width=\"" +
+              std::to_string(w) + "\" height=\"" + std::to_string(kBar) + "\" class=\"reference\"/>";
+      body += "<text x=\"" + std::to_string(kLabel + w + 4) + "\" y=\"" + std::to_string(y + kBar - 1) +
+              "\" class=\"cfg\">" + xml(num("%.2f us", s.reference->time_us) + num(" (%.2fx)", ratio)) + "</text></g>\n";
+      y += kBar + kGap;
+    }
     for (const cache::TuningRecord* r : s.rejected) {
       const std::string label = config_text(r->config_json);
       body += "<g><title>" + xml(label + ": " + r->reason) + "</title><text x=\"10\" y=\"" +
@@ -162,11 +216,11 @@ std::string report_svg(const std::string& session, const std::vector<cache::Tuni
   svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(kWidth) + "\" height=\"" +
          std::to_string(y + 10) + "\" viewBox=\"0 0 " + std::to_string(kWidth) + " " + std::to_string(y + 10) + "\">\n";
   svg += "<style>text{font-family:sans-serif}.shape{font-size:12px;font-weight:bold}.cfg{font-size:9px}"
-         ".rejected{fill:#b00}.cand{fill:#6a8fc7}.baseline{fill:#888}.winner{fill:#2a2}</style>\n";
+         ".rejected{fill:#b00}.cand{fill:#6a8fc7}.baseline{fill:#888}.winner{fill:#2a2}.reference{fill:#c80}</style>\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg += "<text x=\"10\" y=\"20\" class=\"shape\">" +
          xml("tuning session " + session + ": bar length = speed relative to the heuristic's pick (grey); "
-             "green = winner") + "</text>\n";
+             "green = winner; orange = a reference library on the same operands") + "</text>\n";
   svg += body + "</svg>\n";
   return svg;
 }

@@ -53,6 +53,9 @@ class RoutingMeasurer final : public Measurer {
         fail(Errc::invalid_argument, "tune: an interleaved group mixes families (" + cs.front()->op + ", " + c->op + ")");
     return m.measure_interleaved(cs, runs);
   }
+  std::optional<ReferenceMeasurement> measure_reference(const Candidate& c, int runs) override {
+    return route(c).measure_reference(c, runs);
+  }
 
  private:
   Measurer& family(std::size_t i) {

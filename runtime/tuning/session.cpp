@@ -112,6 +112,24 @@ class Session {
     set_throughput(r, c, m.median_us);
     write(std::move(r));
   }
+  // A library timed on the shape (status "reference": never a candidate, never selected).
+  void write_reference(const Shape& shape, const ReferenceMeasurement& ref) {
+    const Candidate& base = shape.space.candidates.front();
+    cache::TuningRecord r = record_of(base, cache::kTuningReference, ref.error);
+    r.config_json = nlohmann::json{{"reference", ref.name}}.dump();
+    r.candidate_key = cache::tuning_key(shape.op, shape.space.shape_json, r.config_json, identity_);
+    r.key = cache::tuning_key("session", id_, r.candidate_key, "reference");
+    r.spec.clear();
+    r.baseline = false;
+    r.definition_version.clear();
+    if (ref.error.empty()) {
+      r.time_us = ref.time.median_us;
+      r.spread_us = ref.time.spread_us;
+      set_throughput(r, base, ref.time.median_us);
+    }
+    store_.put_tuning(std::move(r));
+    ++result_.references;
+  }
   const cache::TuningRecord* recorded(const Candidate& c) {
     std::lock_guard lock(mutex_);
     auto it = done_.find(candidate_key(c));
@@ -330,6 +348,7 @@ void Session::measure_shape(const Shape& shape, Clock::time_point deadline) {
   for (std::size_t i : ranked) group.push_back(&cands[i]);
   const std::vector<Measurement> again = m.measure_interleaved(group, request_.runs);
   std::vector<Measurement> finals(again.begin() + 1, again.end());
+  if (std::optional<ReferenceMeasurement> ref = m.measure_reference(cands[0], request_.runs)) write_reference(shape, *ref);
   std::string why;
   const int w = select_winner(again[0], finals, &why);
   const Candidate& chosen = w < 0 ? cands[0] : cands[ranked[static_cast<std::size_t>(w)]];
@@ -360,6 +379,7 @@ void Session::write_session(const std::string& state) {
                             {"rejected", result_.rejected},   {"measured", result_.measured},
                             {"unmeasured", result_.unmeasured}, {"winners", result_.winners},
                             {"reused", result_.reused},       {"already_recorded", result_.already_recorded},
+                            {"references", result_.references},
                             {"compile_seconds", result_.compile_seconds},
                             {"measure_seconds", result_.measure_seconds}};
   if (!result_.unmeasured_reason.empty()) summary["unmeasured_reason"] = result_.unmeasured_reason;

@@ -81,3 +81,46 @@ TEST(TuningReport, SvgIsWellFormedAndShowsEveryCandidateAndJsonHasTheSpeedups) {
     }
   }
 }
+
+// With a reference row per shape (an injected 80 us: this checks the report and session
+// logic, not speed), the JSON gives the winner's speed-up over it and the SVG draws it.
+TEST(TuningReport, TheSpeedupOverTheReferenceIsShownPerShape) {
+  const auto dir = tuning_test::fresh_dir("report-reference");
+  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+  tuning_test::FormulaMeasurer m;
+  m.reference_us = 80.0;
+  SessionRequest req;
+  req.ops = {"gemm_fp8"};
+  req.manifest_json = tuning_test::two_shapes();
+  req.space.max_candidates = 4;
+  SessionOptions o;
+  o.compile = tuning_test::fake_compile();
+  o.measurer = &m;
+  const SessionResult r = run_session(store, req, tuning_test::target(), o);
+  const auto records = session_records(store, r.id);
+
+  const auto report = nlohmann::json::parse(report_json(r.id, records));
+  ASSERT_EQ(report["shapes"].size(), 2u);
+  for (const auto& s : report["shapes"]) {
+    ASSERT_FALSE(s["reference"].is_null());
+    EXPECT_EQ(s["reference"]["name"], "fake cuBLASLt");
+    EXPECT_DOUBLE_EQ(s["reference"]["median_us"].get<double>(), 80.0);
+    ASSERT_FALSE(s["winner"].is_null());
+    const double winner_us = s["winner"]["median_us"].get<double>();
+    ASSERT_GT(winner_us, 0.0);
+    EXPECT_DOUBLE_EQ(s["speedup_over_reference"].get<double>(), 80.0 / winner_us);
+  }
+  const std::string svg = report_svg(r.id, records);
+  EXPECT_EQ(xml_error(svg), "");
+  EXPECT_NE(svg.find("over fake cuBLASLt"), std::string::npos);
+  EXPECT_NE(svg.find("class=\"reference\""), std::string::npos);
+
+  // Without a reference the fields are null, not a made-up ratio.
+  std::vector<cache::TuningRecord> without;
+  for (const auto& rec : records)
+    if (rec.status != cache::kTuningReference) without.push_back(rec);
+  for (const auto& s : nlohmann::json::parse(report_json(r.id, without))["shapes"]) {
+    EXPECT_TRUE(s["reference"].is_null());
+    EXPECT_TRUE(s["speedup_over_reference"].is_null());
+  }
+}

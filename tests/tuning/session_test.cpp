@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "shapejit/error.hpp"
 #include "shapejit/jit/kernel_catalog.hpp"
@@ -334,4 +335,47 @@ TEST(TuningSession, ACandidateThatKillsItsCheckIsRejectedAndNeverRunAgainByAResu
       EXPECT_NE(rec.config_json, rejected[0].config_json);
     }
   }
+}
+
+// A reference library's time (cuBLASLt on a GPU; here an injected figure, so this checks the
+// session's logic, not speed) is recorded once per decided shape as a "reference" row. Faster
+// than every candidate, it still never wins, is never selected, and a new session measures it
+// again instead of reusing it.
+TEST(TuningSession, AReferenceRowIsRecordedPerShapeAndNeverWinsOrIsSelected) {
+  const auto dir = tuning_test::fresh_dir("reference");
+  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+  FormulaMeasurer m;
+  m.reference_us = 10.0;
+  SessionOptions o;
+  o.compile = tuning_test::fake_compile();
+  o.measurer = &m;
+  const SessionResult r = run_session(store, request(), tuning_test::target(), o);
+  EXPECT_EQ(r.winners, 2);
+  EXPECT_EQ(r.references, 2);
+  const auto records = session_records(store, r.id);
+  const auto n = by_status(records);
+  ASSERT_EQ(n.count(cache::kTuningReference), 1u);
+  EXPECT_EQ(n.at(cache::kTuningReference), 2);
+  std::set<std::string> shapes;
+  for (const auto& rec : records) {
+    if (rec.status == cache::kTuningReference) {
+      shapes.insert(rec.shape_json);
+      EXPECT_EQ(rec.config_json, R"({"reference":"fake cuBLASLt"})");
+      EXPECT_DOUBLE_EQ(rec.time_us, 10.0);
+      EXPECT_FALSE(rec.baseline);
+      EXPECT_EQ(rec.throughput_unit, "TFLOPS");
+    }
+    if (rec.status == cache::kTuningWinner) {
+      EXPECT_EQ(rec.config_json.find("reference"), std::string::npos) << "a reference never wins";
+      EXPECT_GT(rec.time_us, 10.0);
+    }
+  }
+  EXPECT_EQ(shapes.size(), 2u) << "one reference row per shape";
+  const RecordSelection sel = select_records(store, tuning_test::target());
+  EXPECT_EQ(sel.winners.size(), 2u);
+  for (const auto& [shape, rec] : sel.winners) EXPECT_EQ(rec.status, cache::kTuningWinner);
+
+  const SessionResult again = run_session(store, request(), tuning_test::target(), o);
+  EXPECT_EQ(again.references, 2) << "a reference is measured in each session's own run";
+  EXPECT_EQ(m.references, 4);
 }

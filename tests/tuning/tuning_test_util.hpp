@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -57,6 +58,8 @@ class FormulaMeasurer : public runtime::tuning::Measurer {
   std::string why_unavailable;
   std::atomic<int> checks{0}, measures{0};
   std::map<std::string, int> measured_configs;   // config text → measure() calls
+  double reference_us = 0;                        // > 0: a reference row of this time per shape
+  std::atomic<int> references{0};
 
   std::string unavailable() override { return why_unavailable; }
   std::string check(const runtime::tuning::Candidate& c) override {
@@ -70,6 +73,12 @@ class FormulaMeasurer : public runtime::tuning::Measurer {
     const double t = c.baseline ? 100.0 : 100.0 - gain_per_16 * (config_value(c, "BLOCK_N") / 16.0) +
                                               (config_value(c, "kNumMulticast") - 1) * 7.0;
     return {t, spread, runs};
+  }
+  std::optional<runtime::tuning::ReferenceMeasurement> measure_reference(const runtime::tuning::Candidate&,
+                                                                         int runs) override {
+    if (reference_us <= 0) return std::nullopt;
+    ++references;
+    return runtime::tuning::ReferenceMeasurement{"fake cuBLASLt", {reference_us, spread, runs}, ""};
   }
 };
 

@@ -61,6 +61,7 @@ inline constexpr const char* kTuningPruned = "pruned";         // by the compile
 inline constexpr const char* kTuningRejected = "rejected";     // wrong result against the reference
 inline constexpr const char* kTuningUnmeasured = "unmeasured"; // compiled, nothing could time it
 inline constexpr const char* kTuningWinner = "winner";         // the session's choice for the shape
+inline constexpr const char* kTuningReference = "reference";   // a library (cuBLASLt) timed on the shape: never selected
 
 // A tuning session: what was asked, on which device, and how far it got.
 struct TuningSession {

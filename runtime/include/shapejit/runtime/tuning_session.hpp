@@ -5,15 +5,19 @@
 // outcome to the kernel database the moment it is known. A session killed at any point resumes
 // by id without redoing what was recorded; a new session reuses every record of a candidate
 // already decided on the same device and versions.
+#include <cuda.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "shapejit/cache/kernel_store.hpp"
 #include "shapejit/jit/compile_result.hpp"
 #include "shapejit/runtime/device.hpp"
+#include "shapejit/runtime/gemm_heuristic.hpp"
 #include "shapejit/runtime/tuning_space.hpp"
 
 namespace shapejit::runtime {
@@ -26,6 +30,15 @@ struct Measurement {
   double median_us = 0.0;
   double spread_us = 0.0;   // max - min of the middle half of the runs
   int runs = 0;
+};
+
+// A library the candidates are compared with, timed on the same operands in the same run
+// (GEMM: cuBLASLt). Recorded with status "reference": it is not a candidate and is never
+// selected. `error` set: it could not be timed (no algorithm, a failed launch).
+struct ReferenceMeasurement {
+  std::string name;        // e.g. "cuBLASLt FP8 block-scaled (VEC128 x BLK128x128)"
+  Measurement time;
+  std::string error;
 };
 
 // The measuring step. The real one times kernels on the GPU (make_gpu_measurer); tests inject
@@ -45,6 +58,11 @@ class Measurer {
   // Rounds of one run of each candidate in turn, so drift hits all alike (finalists with the
   // baseline). Default: measure() each.
   virtual std::vector<Measurement> measure_interleaved(const std::vector<const Candidate*>& candidates, int runs);
+  // The reference's time on the shape of `baseline` (the heuristic's pick), `runs` runs, after the
+  // finalists; nullopt when the op has none here (default).
+  virtual std::optional<ReferenceMeasurement> measure_reference(const Candidate& baseline, int runs) {
+    return std::nullopt;
+  }
 };
 
 // A measurer for the ops of one family ("gemm": gemm_fp8, gemm_bf16, ...).
@@ -61,9 +79,28 @@ struct MeasurerFamily {
 std::unique_ptr<Measurer> make_routing_measurer(std::vector<MeasurerFamily> families,
                                                 std::function<std::string()> unavailable = {});
 
+// A normal GEMM's operands on the device, as the GEMM measurer holds them (gemm.hpp's layouts:
+// A [M, K], B [N, K], D [M, N] packed; FP8: a_scales M-major with a_scale_stride, b_scales
+// [ceil(N/128)][K/128]), for a reference library to run the same product.
+struct GemmOperands {
+  GemmProblem problem;
+  CUdeviceptr a = 0, b = 0, d = 0, a_scales = 0, b_scales = 0;
+  std::int64_t a_scale_stride = 0;
+};
+// One way a library runs that product: its name and a launch on a stream (which may throw
+// Error). A provider gives them in order of preference; empty: none for the problem.
+struct ReferenceLaunch {
+  std::string name;
+  std::function<void(CUstream)> launch;
+};
+using GemmReferenceProvider = std::function<std::vector<ReferenceLaunch>(const GemmOperands&)>;
+
 struct GpuMeasureOptions {
   int warmup = 3;             // untimed runs before the timed ones
   bool cuda_graph = false;    // time decode-sized shapes (M <= 128) as one CUDA-graph launch
+  // gemm_fp8 / gemm_bf16 shapes: the reference timed after the finalists (the CLI passes
+  // cuBLASLt, cli/cublaslt_gemm.hpp; the runtime itself does not link cuBLASLt). Empty: none.
+  GemmReferenceProvider gemm_reference;
 };
 // The GPU measuring step: a routing measurer over the GPU families of this build (their list is
 // gpu_measurer_families(), runtime/tuning/gpu_measurers.cpp), sharing one timer (stream, events,
@@ -111,6 +148,7 @@ struct SessionResult {
   long long compiled = 0, pruned = 0, rejected = 0, measured = 0, unmeasured = 0, winners = 0;
   long long reused = 0;                // decided by another session on the same device and versions
   long long already_recorded = 0;      // resumed: recorded by this session before
+  long long references = 0;            // reference rows (e.g. cuBLASLt) written
   double compile_seconds = 0.0, measure_seconds = 0.0;
 };
 
