@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "shapejit/comm/ep_recv_capacity.hpp"
 #include "shapejit/comm/nccl_api.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/device_buffer.hpp"
@@ -34,7 +35,8 @@ struct EpExchange::Impl {
   runtime::MoeConfig expert_cfg;   // receive side
   runtime::MoeConfig source_cfg;   // the source's final reduction (only hidden and top_k matter)
   int R, L, K, H, G;               // ranks, local experts, top-k, hidden, scale groups
-  int send_rows_max, recv_rows_max;
+  int send_rows_max, recv_rows_max;   // most rows one call can send / receive
+  int recv_reserved = 0, returned_reserved = 0;   // rows the receive side holds now (grow-only)
   runtime::Stream stream;
   runtime::Event ready, done;
   // Placement and layout.
@@ -59,9 +61,32 @@ struct EpExchange::Impl {
   void exchange_rows(std::span<const int> send_off, std::span<const int> recv_off, bool back_to_source);
   // Both modes' first steps on stream s: the dispatch layout (replica choice, counts, offsets,
   // bad ids) and the FP8 rows to send.
-  void layout_and_pack(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CUdeviceptr topk_weights, CUstream s);
+  void layout_and_pack(int num_tokens, const runtime::EpTokens& x, CUdeviceptr topk_idx, CUdeviceptr topk_weights,
+                       CUstream s);
+  void check_call(int num_tokens, const runtime::EpTokens& x) const;
   void check_header();
+  // Receive side for `rows` receive rows (wire buffers, partials, workspace) and the returned
+  // partials for `send_rows` rows: grown, never shrunk (ep_recv_capacity.hpp).
+  void reserve(int rows, int send_rows);
 };
+
+void EpExchange::Impl::reserve(int rows, int send_rows) {
+  const int r = ep_recv_rows_to_reserve(recv_reserved, rows, recv_rows_max);
+  if (r > recv_reserved) {
+    recv_fp8 = DeviceBuffer(std::size_t(r) * H);
+    recv_scales = DeviceBuffer(std::size_t(r) * G * 4);
+    recv_expert = ints(std::size_t(r) * K);
+    recv_weight = ints(std::size_t(r) * K);
+    partial = DeviceBuffer(std::size_t(r) * H * 2);
+    ws = std::make_unique<runtime::MoeWorkspace>(expert_cfg, r);
+    recv_reserved = r;
+  }
+  const int sr = ep_recv_rows_to_reserve(returned_reserved, send_rows, send_rows_max);
+  if (sr > returned_reserved) {
+    returned = DeviceBuffer(std::size_t(std::max(sr, 1)) * H * 2);
+    returned_reserved = sr;
+  }
+}
 
 EpExchange::EpExchange(EpGroup& group, const EpPlacement& placement, const EpExchangeConfig& config,
                        runtime::Runtime& rt)
@@ -123,20 +148,19 @@ EpExchange::EpExchange(EpGroup& group, const EpPlacement& placement, const EpExc
   m.send_scales = DeviceBuffer(std::size_t(m.send_rows_max) * m.G * 4);
   m.send_expert = ints(std::size_t(m.send_rows_max) * m.K);
   m.send_weight = ints(std::size_t(m.send_rows_max) * m.K);
-  m.recv_fp8 = DeviceBuffer(std::size_t(m.recv_rows_max) * m.H);
-  m.recv_scales = DeviceBuffer(std::size_t(m.recv_rows_max) * m.G * 4);
-  m.recv_expert = ints(std::size_t(m.recv_rows_max) * m.K);
-  m.recv_weight = ints(std::size_t(m.recv_rows_max) * m.K);
-  m.partial = DeviceBuffer(std::size_t(m.recv_rows_max) * m.H * 2);
-  m.returned = DeviceBuffer(std::size_t(m.send_rows_max) * m.H * 2);
+  // Low-latency: the fixed receive block, once. Normal: max_tokens rows to start with; each
+  // dispatch grows them to what its count exchange says arrives.
+  if (ll) m.reserve(m.recv_rows_max, m.send_rows_max);
+  else m.reserve(std::min<int>(T, m.recv_rows_max), std::min<int>(T, m.send_rows_max));
   m.ones = ints(T * m.K);
   m.ones.upload(std::vector<float>(std::size_t(T) * m.K, 1.0f));
-  m.ws = std::make_unique<runtime::MoeWorkspace>(m.expert_cfg, m.recv_rows_max);
   const auto& drv = runtime::driver();
   SHAPEJIT_CU(drv.cuMemsetD32Async(m.bad_ids.ptr(), 0, 1, m.stream.get()));
   SHAPEJIT_CU(drv.cuMemsetD32Async(m.overflow.ptr(), 0, m.L + 1, m.stream.get()));
   // Receive rows that a low-latency step leaves unused must read as "no expert".
-  SHAPEJIT_CU(drv.cuMemsetD32Async(m.recv_expert.ptr(), 0xffffffffu, std::size_t(m.recv_rows_max) * m.K, m.stream.get()));
+  if (ll)
+    SHAPEJIT_CU(drv.cuMemsetD32Async(m.recv_expert.ptr(), 0xffffffffu, std::size_t(m.recv_rows_max) * m.K,
+                                     m.stream.get()));
   m.check_header();
 }
 
@@ -200,23 +224,33 @@ void EpExchange::Impl::exchange_rows(std::span<const int> send_off, std::span<co
   group.wait_ready(back_to_source ? "EP combine exchange" : "EP dispatch exchange");
 }
 
-void EpExchange::Impl::layout_and_pack(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx,
+void EpExchange::Impl::check_call(int num_tokens, const runtime::EpTokens& x) const {
+  if (num_tokens < 0 || num_tokens > config.max_tokens)
+    bad("num_tokens = " + std::to_string(num_tokens) + " outside [0, max_tokens = " +
+        std::to_string(config.max_tokens) + "]");
+  runtime::validate(kc, num_tokens, x);
+}
+
+void EpExchange::Impl::layout_and_pack(int num_tokens, const runtime::EpTokens& x, CUdeviceptr topk_idx,
                                        CUdeviceptr topk_weights, CUstream s) {
   runtime::EpDispatchLayout l{slot.ptr(),        token_dest.ptr(),  token_pos.ptr(),   block_counts.ptr(),
                               block_expert_counts.ptr(), block_offset.ptr(), send_offset.ptr(), counts.ptr(),
                               token_rows.ptr(),  send_expert.ptr(), send_weight.ptr(), bad_ids.ptr()};
   runtime::ep_dispatch_layout(kc, num_tokens, group.rank(), topk_idx, topk_weights, log2phy.ptr(), logcnt.ptr(), l,
                               s, rt);
-  runtime::ep_pack_fp8(kc, num_tokens, x, token_rows.ptr(), send_fp8.ptr(), send_scales.ptr(), s, rt);
+  runtime::ep_pack_tokens(kc, num_tokens, x, token_rows.ptr(), send_fp8.ptr(), send_scales.ptr(), s, rt);
 }
 
 int EpExchange::dispatch(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CUdeviceptr topk_weights,
                          CUstream caller) {
+  return dispatch(num_tokens, runtime::EpTokens{.data = x}, topk_idx, topk_weights, caller);
+}
+
+int EpExchange::dispatch(int num_tokens, const runtime::EpTokens& x, CUdeviceptr topk_idx, CUdeviceptr topk_weights,
+                         CUstream caller) {
   Impl& m = *impl_;
   if (m.config.mode != EpMode::normal) bad("dispatch() is normal mode; this exchange is low-latency");
-  if (num_tokens < 0 || num_tokens > m.config.max_tokens)
-    bad("num_tokens = " + std::to_string(num_tokens) + " outside [0, max_tokens = " +
-        std::to_string(m.config.max_tokens) + "]");
+  m.check_call(num_tokens, x);
   const auto& drv = runtime::driver();
   CUstream s = m.stream.get();
   m.ready.record(caller);
@@ -247,6 +281,9 @@ int EpExchange::dispatch(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CU
   for (int p = 0; p < m.R; ++p) m.h_recv_offset[p + 1] = m.h_recv_offset[p] + recv_counts[std::size_t(p) * row];
   m.num_tokens = num_tokens;
   m.received = m.h_recv_offset[m.R];
+  // The stream is idle here (synchronized above, after the caller's prior work), so buffers
+  // that grow are not in use.
+  m.reserve(m.received, m.h_send_offset[m.R]);
 
   m.exchange_rows(m.h_send_offset, m.h_recv_offset, false);
   const runtime::MoeRouting routing = m.ws->routing();
@@ -283,11 +320,14 @@ void EpExchange::combine(CUdeviceptr y, CUdeviceptr out, CUstream caller) {
 
 void EpExchange::dispatch_low_latency(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx,
                                       CUdeviceptr topk_weights, CUstream caller) {
+  dispatch_low_latency(num_tokens, runtime::EpTokens{.data = x}, topk_idx, topk_weights, caller);
+}
+
+void EpExchange::dispatch_low_latency(int num_tokens, const runtime::EpTokens& x, CUdeviceptr topk_idx,
+                                      CUdeviceptr topk_weights, CUstream caller) {
   Impl& m = *impl_;
   if (m.config.mode != EpMode::low_latency) bad("dispatch_low_latency() on a normal-mode exchange");
-  if (num_tokens < 0 || num_tokens > m.config.max_tokens)
-    bad("num_tokens = " + std::to_string(num_tokens) + " outside [0, max_tokens = " +
-        std::to_string(m.config.max_tokens) + "]");
+  m.check_call(num_tokens, x);
   CUstream s = m.stream.get();
   m.ready.record(caller);
   m.ready.wait_in(s);

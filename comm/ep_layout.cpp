@@ -1,6 +1,7 @@
 // The exchange's plans on the host (see ep_layout.hpp for the orderings).
 #include "shapejit/comm/ep_layout.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "shapejit/error.hpp"
@@ -149,6 +150,59 @@ std::vector<EpHostRecv> ep_host_dispatch(std::span<const EpSendPlan> plans,
                            x[s].begin() + std::size_t(t + 1) * cols);
       }
     }
+  }
+  return out;
+}
+
+std::vector<EpHostFp8Rows> ep_host_dispatch_fp8(std::span<const EpSendPlan> plans,
+                                                std::span<const EpHostFp8Tokens> x, int hidden,
+                                                int max_tokens) {
+  const int R = static_cast<int>(plans.size()), G = hidden / 128;
+  if (static_cast<int>(x.size()) != R) bad("ep_host_dispatch_fp8: one token set per rank is needed");
+  for (int s = 0; s < R; ++s) {
+    const long long T = plans[s].num_tokens;
+    const long long need = x[s].scales_m_major ? (T ? (G - 1) * x[s].scale_stride + T : 0) : T * G;
+    if (static_cast<long long>(x[s].data.size()) < T * hidden || static_cast<long long>(x[s].scales.size()) < need ||
+        (x[s].scales_m_major && x[s].scale_stride < T))
+      bad("ep_host_dispatch_fp8: rank " + std::to_string(s) + "'s tokens or scales are too small");
+  }
+  std::vector<EpHostFp8Rows> out(R);
+  for (int d = 0; d < R; ++d)
+    for (int s = 0; s < R; ++s) {
+      const EpSendPlan& p = plans[s];
+      if (max_tokens > 0 && p.send_count[d] > max_tokens)
+        bad("ep_host_dispatch_fp8: rank " + std::to_string(s) + " sends more than max_tokens rows");
+      // Low-latency: this source's block is max_tokens rows; unused rows stay zero.
+      const std::size_t block_end = max_tokens > 0 ? std::size_t(s + 1) * max_tokens : 0;
+      for (int row = p.send_offset[d]; row < p.send_offset[d + 1]; ++row) {
+        const std::size_t t = p.send_token[row];
+        out[d].data.insert(out[d].data.end(), x[s].data.begin() + t * hidden, x[s].data.begin() + (t + 1) * hidden);
+        for (int g = 0; g < G; ++g)
+          out[d].scales.push_back(x[s].scales_m_major ? x[s].scales[std::size_t(g) * x[s].scale_stride + t]
+                                                      : x[s].scales[t * G + g]);
+      }
+      if (max_tokens > 0) {
+        out[d].data.resize(block_end * hidden, 0);
+        out[d].scales.resize(block_end * G, 0.0f);
+      }
+    }
+  return out;
+}
+
+EpHostFp8Rows ep_host_gemm_input(std::span<const int> row_to_recv, const EpHostFp8Rows& recv, int hidden,
+                                 long long scale_stride) {
+  const int rows = static_cast<int>(row_to_recv.size()), G = hidden / 128;
+  if (scale_stride < rows) bad("ep_host_gemm_input: scale_stride is below the GEMM rows");
+  EpHostFp8Rows out;
+  out.data.assign(std::size_t(rows) * hidden, 0);
+  out.scales.assign(std::size_t(G) * scale_stride, 0.0f);
+  for (int r = 0; r < rows; ++r) {
+    const int i = row_to_recv[r];
+    if (i >= 0 && std::size_t(i + 1) * hidden > recv.data.size()) bad("ep_host_gemm_input: row_to_recv past the receive rows");
+    if (i >= 0)
+      std::copy_n(recv.data.begin() + std::size_t(i) * hidden, hidden, out.data.begin() + std::size_t(r) * hidden);
+    for (int g = 0; g < G; ++g)
+      out.scales[std::size_t(g) * scale_stride + r] = i >= 0 ? recv.scales[std::size_t(i) * G + g] : 1.0f;
   }
   return out;
 }

@@ -4,7 +4,9 @@ namespace shapejit::jit {
 
 // The expert-parallel exchange family (templates/ep/): the dispatch layout (which ranks each
 // token goes to, in three steps), the receive-side permute into the grouped GEMM's expert-major
-// FP8 buffer, and low-latency mode's overflow count. Packing reuses moe_dispatch_fp8 and both
+// FP8 buffer, low-latency mode's overflow count, and the send rows of tokens given already in FP8
+// (copied with their scales, from either scale layout). Packing BF16 tokens reuses
+// moe_dispatch_fp8 and both
 // combine reductions reuse moe_combine; the receive routing reuses moe_route_*.
 std::vector<KernelDefinition> ep_kernel_definitions() {
   const KernelParam ranks = int_param("NUM_RANKS", 1, 64, 1, "expert-parallel ranks");
@@ -33,7 +35,11 @@ std::vector<KernelDefinition> ep_kernel_definitions() {
   KernelDefinition overflow{.family = "ep", .kernel = "ep_count_overflow", .header = "ep/count_overflow.cuh",
       .summary = "entries dropped past the low-latency capacity, per local expert"};
   overflow.params = {int_param("NUM_EXPERTS", 1, 1024, 1, "local experts")};
-  return {layout, offsets, rows, permute, overflow};
+  KernelDefinition fp8_rows{.family = "ep", .kernel = "ep_send_fp8_rows", .header = "ep/send_fp8_rows.cuh",
+      .summary = "FP8 tokens and their 1x128 scales copied as given into the send rows (row-major scales)"};
+  fp8_rows.params = {int_param("HIDDEN", 512, 16384, 512, "model width"), top_k,
+                     bool_param("SCALE_M_MAJOR", "input scales M-major [H/128][stride], else row-major [T][H/128]")};
+  return {layout, offsets, rows, permute, overflow, fp8_rows};
 }
 
 }  // namespace shapejit::jit

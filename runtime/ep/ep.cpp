@@ -1,6 +1,7 @@
 // Front end of the expert-parallel exchange kernels: checks, specs and launches.
 #include "shapejit/runtime/ep.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "shapejit/error.hpp"
@@ -38,6 +39,9 @@ KernelSpec rows_spec(const EpKernelConfig& c, const DeviceInfo& t) {
 KernelSpec pack_spec(const EpKernelConfig& c, const DeviceInfo& t) {
   return jit::find_kernel_definition("moe", "moe_dispatch_fp8")
       .spec({{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}, {"SCALE_M_MAJOR", false}}, arch_of(t));
+}
+KernelSpec fp8_rows_spec(const EpKernelConfig& c, const DeviceInfo& t, bool scales_m_major) {
+  return ep_spec(t, "ep_send_fp8_rows", {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}, {"SCALE_M_MAJOR", scales_m_major}});
 }
 KernelSpec permute_spec(const EpKernelConfig& c, const DeviceInfo& t) {
   return ep_spec(t, "ep_recv_permute", {{"HIDDEN", c.hidden}});
@@ -119,6 +123,58 @@ void ep_pack_fp8(const EpKernelConfig& c, int num_tokens, CUdeviceptr x, CUdevic
                 as_ptr(token_rows), as_ptr(send_fp8), as_ptr(send_scales), c.hidden / 128);
 }
 
+void validate(const EpKernelConfig& c, int num_tokens, const EpTokens& x) {
+  check_tokens(c, num_tokens);
+  if (x.dtype != DType::bf16 && x.dtype != DType::e4m3)
+    bad(std::string("tokens dtype ") + to_string(x.dtype) + " is not supported (bf16, or e4m3 with scales)");
+  if (num_tokens > 0) need(x.data, "tokens");
+  if (x.data % 16) bad("tokens must be 16-byte aligned");
+  if (x.dtype == DType::bf16) {
+    if (x.scales) bad("BF16 tokens take no scales (they are quantized on the way out)");
+    return;
+  }
+  if (x.group_size != 128)
+    bad("FP8 tokens need 1x128 scales (the wire format and the grouped GEMM's); group size " +
+        std::to_string(x.group_size) + " given");
+  if (num_tokens > 0) need(x.scales, "scales");
+  if (x.scales % 4) bad("scales must be 4-byte aligned");
+  const int groups = c.hidden / 128;
+  if (x.scale_layout == ScaleLayout::row_major) {
+    if (x.scale_stride != 0 && x.scale_stride != groups)
+      bad("row-major scales are [T, hidden/128] = [T, " + std::to_string(groups) + "]; scale_stride " +
+          std::to_string(x.scale_stride) + " given");
+  } else if (x.scale_layout == ScaleLayout::m_major) {
+    if (x.scale_stride != 0 && (x.scale_stride < num_tokens || x.scale_stride % 4 != 0))
+      bad("M-major scales need scale_stride a multiple of 4 and >= num_tokens = " + std::to_string(num_tokens) +
+          "; " + std::to_string(x.scale_stride) + " given");
+  } else {
+    bad("unknown scale layout");
+  }
+  if (ep_input_scale_stride(c, num_tokens, x) > (1LL << 31) / std::max(1, groups))
+    bad("scale_stride " + std::to_string(x.scale_stride) + " is too large for 32-bit indexing");
+}
+
+long long ep_input_scale_stride(const EpKernelConfig& c, int num_tokens, const EpTokens& x) {
+  if (x.scale_layout == ScaleLayout::row_major) return c.hidden / 128;
+  return x.scale_stride ? x.scale_stride : (num_tokens + 3LL) / 4 * 4;
+}
+
+void ep_pack_tokens(const EpKernelConfig& c, int num_tokens, const EpTokens& x, CUdeviceptr token_rows,
+                    CUdeviceptr send_fp8, CUdeviceptr send_scales, CUstream stream, Runtime& runtime) {
+  validate(c, num_tokens, x);
+  if (x.dtype == DType::bf16) {
+    ep_pack_fp8(c, num_tokens, x.data, token_rows, send_fp8, send_scales, stream, runtime);
+    return;
+  }
+  need(token_rows, "token_rows"); need(send_fp8, "send_fp8"); need(send_scales, "send_scales");
+  if (send_fp8 % 16) bad("send_fp8 must be 16-byte aligned");
+  if (num_tokens == 0) return;
+  const bool m_major = x.scale_layout == ScaleLayout::m_major;
+  launch_1d(runtime, fp8_rows_spec(c, current_device(), m_major), num_tokens, c.hidden / 16, stream, as_ptr(x.data),
+            as_ptr(x.scales), static_cast<int>(ep_input_scale_stride(c, num_tokens, x)), num_tokens,
+            as_ptr(token_rows), as_ptr(send_fp8), as_ptr(send_scales));
+}
+
 void ep_recv_permute(const EpKernelConfig& c, int num_rows, CUdeviceptr recv_fp8, CUdeviceptr recv_scales,
                      CUdeviceptr row_to_recv, CUdeviceptr xq, CUdeviceptr xq_scales, long long scale_stride,
                      CUstream stream, Runtime& runtime) {
@@ -143,10 +199,16 @@ void ep_count_overflow(const EpKernelConfig& c, CUdeviceptr route_block_counts, 
                 route_blocks, capacity, as_ptr(overflow));
 }
 
-std::vector<jit::KernelSpec> ep_kernel_specs(const EpKernelConfig& c, const DeviceInfo& target) {
+std::vector<jit::KernelSpec> ep_kernel_specs(const EpKernelConfig& c, const DeviceInfo& target,
+                                             const EpTokens& input) {
   validate(c);
-  std::vector<jit::KernelSpec> specs = {layout_spec(c, target), offsets_spec(c, target), rows_spec(c, target),
-                                        pack_spec(c, target), permute_spec(c, target)};
+  if (input.dtype != DType::bf16 && input.dtype != DType::e4m3)
+    bad(std::string("tokens dtype ") + to_string(input.dtype) + " is not supported (bf16, or e4m3 with scales)");
+  std::vector<jit::KernelSpec> specs = {
+      layout_spec(c, target), offsets_spec(c, target), rows_spec(c, target),
+      input.dtype == DType::bf16 ? pack_spec(c, target)
+                                 : fp8_rows_spec(c, target, input.scale_layout == ScaleLayout::m_major),
+      permute_spec(c, target)};
   if (c.low_latency) specs.push_back(overflow_spec(c, target));
   return specs;
 }

@@ -60,6 +60,65 @@ std::vector<std::vector<float>> reference_combine(const EpWorld& w, int cols, fl
   return out;
 }
 
+float EpFp8Tokens::scale(int s, int t, int g) const {
+  return m_major ? scales[s][std::size_t(g) * stride[s] + t] : scales[s][std::size_t(t) * (hidden / 128) + g];
+}
+
+EpFp8Tokens random_fp8_tokens(std::mt19937& rng, const EpWorld& w, int hidden, bool m_major, int stride_pad) {
+  const int R = w.placement.num_ranks, G = hidden / 128;
+  EpFp8Tokens x;
+  x.hidden = hidden;
+  x.m_major = m_major;
+  x.data.resize(R);
+  x.scales.resize(R);
+  x.stride.assign(R, 0);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> sc(0.001f, 4.0f);
+  for (int s = 0; s < R; ++s) {
+    const int T = w.tokens[s];
+    x.data[s].resize(std::size_t(T) * hidden);
+    for (auto& b : x.data[s]) {
+      int v = byte(rng);
+      if ((v & 0x7f) == 0x7f) v ^= 1;   // E4M3 has NaN only at S.1111.111
+      b = static_cast<std::uint8_t>(v);
+    }
+    x.stride[s] = m_major ? (T + 3) / 4 * 4 + stride_pad : 0;
+    // Poisoned padding (NaN) in the M-major columns: a copy must never read it.
+    x.scales[s].assign(m_major ? std::size_t(G) * x.stride[s] : std::size_t(T) * G, std::nanf(""));
+    for (int t = 0; t < T; ++t)
+      for (int g = 0; g < G; ++g)
+        (m_major ? x.scales[s][std::size_t(g) * x.stride[s] + t] : x.scales[s][std::size_t(t) * G + g]) = sc(rng);
+  }
+  return x;
+}
+
+EpGemmFp8Input reference_gemm_input_fp8(const EpWorld& w, const EpFp8Tokens& x, int rank, int align_m,
+                                        int capacity, long long scale_stride) {
+  const auto entries = reference_expert_entries(w)[rank];
+  const int L = w.placement.experts_per_rank, H = x.hidden, G = H / 128;
+  std::vector<int> begin(L + 1, 0);
+  for (int le = 0; le < L; ++le) {
+    const int n = static_cast<int>(entries[le].size());
+    begin[le + 1] = begin[le] + (capacity > 0 ? capacity : (n + align_m - 1) / align_m * align_m);
+  }
+  EpGemmFp8Input out;
+  out.rows = begin[L];
+  out.data.assign(std::size_t(out.rows) * H, 0);
+  out.scales.assign(std::size_t(G) * scale_stride, 0.0f);
+  for (int r = 0; r < out.rows; ++r)
+    for (int g = 0; g < G; ++g) out.scales[std::size_t(g) * scale_stride + r] = 1.0f;
+  for (int le = 0; le < L; ++le) {
+    const int kept = capacity > 0 ? std::min<int>(capacity, entries[le].size()) : static_cast<int>(entries[le].size());
+    for (int i = 0; i < kept; ++i) {
+      const EpEntry& e = entries[le][i];
+      const int r = begin[le] + i;
+      std::copy_n(x.data[e.src].begin() + std::size_t(e.token) * H, H, out.data.begin() + std::size_t(r) * H);
+      for (int g = 0; g < G; ++g) out.scales[std::size_t(g) * scale_stride + r] = x.scale(e.src, e.token, g);
+    }
+  }
+  return out;
+}
+
 EpWorld random_world(std::mt19937& rng, int num_ranks, int num_experts, int top_k, int max_tokens,
                      double skew, int extra_slots_per_rank, double drop_fraction) {
   EpWorld w;

@@ -22,11 +22,15 @@ comm::EpGroup one_rank_group() {
     if (!comm::nccl_available(&why_)) GTEST_SKIP() << why_;      \
   } while (0)
 
-TEST(EpGpu, NormalModeOneRankEndToEnd) {
+// Tokens given as BF16, or as FP8 with row-major or M-major 1x128 scales (sent as given).
+class EpGpuInput : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EpGpuInput, NormalModeOneRankEndToEnd) {
   SHAPEJIT_REQUIRE_GPU();
   SHAPEJIT_REQUIRE_NCCL();
   auto group = one_rank_group();
   EpCheckOptions o;
+  o.input = GetParam();
   o.seed = static_cast<unsigned>(::time(nullptr));
   EpCheckResult r;
   EXPECT_TRUE(run_ep_world_check(group, o, r)) << r.report << " (seed " << o.seed << ")";
@@ -34,12 +38,13 @@ TEST(EpGpu, NormalModeOneRankEndToEnd) {
   EXPECT_GT(r.outputs_checked, 0);
 }
 
-TEST(EpGpu, LowLatencyModeOneRankWithAndWithoutOverflow) {
+TEST_P(EpGpuInput, LowLatencyModeOneRankWithAndWithoutOverflow) {
   SHAPEJIT_REQUIRE_GPU();
   SHAPEJIT_REQUIRE_NCCL();
   auto group = one_rank_group();
   for (int capacity : {1024, 64}) {
     EpCheckOptions o;
+    o.input = GetParam();
     o.mode = comm::EpMode::low_latency;
     o.capacity = capacity;
     o.max_tokens = 128;
@@ -51,6 +56,13 @@ TEST(EpGpu, LowLatencyModeOneRankWithAndWithoutOverflow) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Tokens, EpGpuInput, ::testing::Values("bf16", "fp8", "fp8-m-major"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n) if (c == '-') c = '_';
+                           return n;
+                         });
 
 TEST(EpGpu, OutOfRangeExpertIdIsAnErrorNotACorruption) {
   SHAPEJIT_REQUIRE_GPU();

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     };
     if (a == "--probe") probe = true;
     else if (a == "--mode") o.mode = next() == "low-latency" ? comm::EpMode::low_latency : comm::EpMode::normal;
+    else if (a == "--input") o.input = next();
     else if (a == "--tokens") o.max_tokens = std::stoi(next());
     else if (a == "--hidden") o.hidden = std::stoi(next());
     else if (a == "--top-k") o.top_k = std::stoi(next());

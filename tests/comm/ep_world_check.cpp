@@ -10,6 +10,7 @@
 #include "shapejit/comm/ep_exchange.hpp"
 #include "shapejit/comm/ep_layout.hpp"
 #include "shapejit/comm/ep_low_latency.hpp"
+#include "shapejit/error.hpp"
 #include "shapejit/runtime/device_buffer.hpp"
 #include "shapejit/runtime/driver_api.hpp"
 #include "shapejit/runtime/host_numerics.hpp"
@@ -47,6 +48,11 @@ bool run_ep_world_check(comm::EpGroup& group, const EpCheckOptions& o, EpCheckRe
   const int K = o.top_k, H = o.hidden, L = w.placement.experts_per_rank, G = H / 128;
   std::vector<std::vector<std::uint16_t>> x(R);
   for (int s = 0; s < R; ++s) x[s] = rank_input(o.seed, s, w.tokens[s], H);
+  if (o.input != "bf16" && o.input != "fp8" && o.input != "fp8-m-major")
+    fail(Errc::invalid_argument, "ep world check: input '" + o.input + "' is not bf16, fp8 or fp8-m-major");
+  const bool fp8 = o.input != "bf16";
+  std::mt19937 fp8_rng(o.seed * 31u + 5u);
+  const EpFp8Tokens x8 = fp8 ? random_fp8_tokens(fp8_rng, w, H, o.input == "fp8-m-major", 4) : EpFp8Tokens{};
   std::vector<int> my_idx = w.topk_idx[me];
   if (o.fail == "bad-id" && me == o.fail_rank && !my_idx.empty()) my_idx[0] = w.placement.num_experts;
 
@@ -61,11 +67,19 @@ bool run_ep_world_check(comm::EpGroup& group, const EpCheckOptions& o, EpCheckRe
   comm::EpExchange ex(group, w.placement, cfg);
 
   const int T = w.tokens[me];
-  DeviceBuffer dx = to_device(x[me]), didx = to_device(my_idx), dw = to_device(w.topk_weights[me]);
+  DeviceBuffer dx = fp8 ? to_device(x8.data[me]) : to_device(x[me]), didx = to_device(my_idx),
+               dw = to_device(w.topk_weights[me]);
+  DeviceBuffer dscales = to_device(fp8 ? x8.scales[me] : std::vector<float>{});
+  runtime::EpTokens tokens{.data = dx.ptr()};
+  if (fp8) {
+    tokens = {.dtype = runtime::DType::e4m3, .data = dx.ptr(), .scales = dscales.ptr(),
+              .scale_layout = x8.m_major ? runtime::ScaleLayout::m_major : runtime::ScaleLayout::row_major,
+              .scale_stride = x8.m_major ? x8.stride[me] : 0};
+  }
   runtime::Stream stream;
   const bool ll = o.mode == comm::EpMode::low_latency;
-  if (ll) ex.dispatch_low_latency(T, dx.ptr(), didx.ptr(), dw.ptr(), stream.get());
-  else ex.dispatch(T, dx.ptr(), didx.ptr(), dw.ptr(), stream.get());
+  if (ll) ex.dispatch_low_latency(T, tokens, didx.ptr(), dw.ptr(), stream.get());
+  else ex.dispatch(T, tokens, didx.ptr(), dw.ptr(), stream.get());
   SHAPEJIT_CU(runtime::driver().cuStreamSynchronize(stream.get()));
 
   // Host plans of the whole world.
@@ -114,7 +128,8 @@ bool run_ep_world_check(comm::EpGroup& group, const EpCheckOptions& o, EpCheckRe
     }
   }
 
-  // Every received row: FP8 bytes and scales equal the host quantization of the source token.
+  // Every received row: FP8 bytes and scales equal the host quantization of the source token
+  // (BF16 tokens) or, bit for bit, the source's given FP8 row and scales (FP8 tokens).
   const runtime::MoeFp8Rows xq = ex.workspace().xq(ex.received_rows());
   const auto routing = ex.workspace().routing();
   std::vector<std::uint8_t> q(std::size_t(num_rows) * H);
@@ -133,11 +148,16 @@ bool run_ep_world_check(comm::EpGroup& group, const EpCheckOptions& o, EpCheckRe
     }
     if (gemm_to_recv[r] < 0) continue;
     const int i = gemm_to_recv[r], s = row_src[i], t = row_token[i];
-    runtime::quantize_fp8_per_token_group_reference(x[s].data() + std::size_t(t) * H, ref_q.data(), ref_s.data(), 1, H,
-                                                    128, runtime::ScaleLayout::row_major);
+    if (fp8) {
+      std::memcpy(ref_q.data(), x8.data[s].data() + std::size_t(t) * H, H);
+      for (int g = 0; g < G; ++g) ref_s[g] = x8.scale(s, t, g);
+    } else {
+      runtime::quantize_fp8_per_token_group_reference(x[s].data() + std::size_t(t) * H, ref_q.data(), ref_s.data(), 1,
+                                                      H, 128, runtime::ScaleLayout::row_major);
+    }
     if (std::memcmp(ref_q.data(), q.data() + std::size_t(r) * H, H) != 0) {
       res.report = "GEMM row " + std::to_string(r) + " (rank " + std::to_string(s) + " token " + std::to_string(t) +
-                   ") has other FP8 bytes than the source's quantization";
+                   ") has other FP8 bytes than the source's " + (fp8 ? "given row" : "quantization");
       return false;
     }
     for (int g = 0; g < G; ++g)
@@ -204,7 +224,7 @@ bool run_ep_world_check(comm::EpGroup& group, const EpCheckOptions& o, EpCheckRe
       }
   }
   std::ostringstream rep;
-  rep << "rank " << me << "/" << R << (ll ? " low-latency" : " normal") << ": " << res.rows_checked
+  rep << "rank " << me << "/" << R << (ll ? " low-latency" : " normal") << ", " << o.input << " tokens: " << res.rows_checked
       << " received rows and " << res.outputs_checked << " outputs match; max |err| " << res.max_abs_err
       << (ll ? "; overflow " + std::to_string(res.overflow) : "");
   res.report = rep.str();

@@ -21,6 +21,9 @@ struct EpCheckOptions {
   int capacity = 128;              // low-latency rows per local expert
   unsigned seed = 1;
   double skew = 1.0;
+  // Tokens given to dispatch: "bf16" (quantized on the way out), "fp8" (E4M3 + row-major 1x128
+  // scales, sent as given) or "fp8-m-major" (M-major scales with a padded stride).
+  std::string input = "bf16";
   // Failure injection: "" none; "hidden" this rank (if rank == fail_rank) sets up another hidden;
   // "bad-id" it routes an expert id out of range.
   std::string fail;

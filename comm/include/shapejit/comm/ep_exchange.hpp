@@ -4,7 +4,8 @@
 //
 // Normal mode (prefill): layout kernels → count exchange (tokens, ids out of range and entries
 // per local expert for each peer; the host waits for it, polling NCCL's async error) → one
-// grouped ncclSend/ncclRecv of FP8 rows, 1×128 scales and routing info → receive routing
+// grouped ncclSend/ncclRecv of FP8 rows, 1×128 scales and routing info (BF16 tokens are
+// quantized into the send rows; FP8 tokens are copied there with their scales) → receive routing
 // (moe_route, contiguous, align_m) → permute into the grouped GEMM's FP8 rows. Combine reduces
 // each received row's expert outputs with its weights in FP32 (moe_combine), returns one BF16
 // row per received row, and the source adds its partial rows in FP32 (ascending rank).
@@ -23,6 +24,7 @@
 #include "shapejit/comm/ep_group.hpp"
 #include "shapejit/comm/ep_header.hpp"
 #include "shapejit/comm/ep_placement.hpp"
+#include "shapejit/runtime/ep.hpp"
 #include "shapejit/runtime/moe.hpp"
 #include "shapejit/runtime/runtime.hpp"
 
@@ -67,10 +69,18 @@ class EpExchange {
   // stalls; Error(invalid_argument) on every rank when any rank routed an id out of range).
   int dispatch(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CUdeviceptr topk_weights,
                CUstream stream);
+  // The same with tokens given as BF16 or as FP8 + 1x128 scales (runtime::EpTokens, either
+  // scale layout): FP8 rows and their scales are sent as given, never re-quantized, and land
+  // in the grouped GEMM's layout exactly as quantized BF16 tokens do. Bad tokens (dtype, scale
+  // layout, stride, alignment) throw Error(invalid_argument) before anything is enqueued.
+  int dispatch(int num_tokens, const runtime::EpTokens& x, CUdeviceptr topk_idx, CUdeviceptr topk_weights,
+               CUstream stream);
   // y: the down GEMM's output [rows, H] BF16 (workspace().y() by default) → out [T, H] BF16.
   void combine(CUdeviceptr y, CUdeviceptr out, CUstream stream);
 
   void dispatch_low_latency(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx,
+                            CUdeviceptr topk_weights, CUstream stream);
+  void dispatch_low_latency(int num_tokens, const runtime::EpTokens& x, CUdeviceptr topk_idx,
                             CUdeviceptr topk_weights, CUstream stream);
   void combine_low_latency(CUdeviceptr y, CUdeviceptr out, CUstream stream);
 

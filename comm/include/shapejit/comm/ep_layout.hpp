@@ -90,6 +90,32 @@ struct EpHostRecv {
 // All ranks' receive buffers from all ranks' plans and inputs (x[s] is rank s's [T_s, cols]).
 std::vector<EpHostRecv> ep_host_dispatch(std::span<const EpSendPlan> plans,
                                          std::span<const std::vector<float>> x, int cols);
+// FP8 tokens (dispatch's EpTokens with dtype e4m3): the same exchange, bytes and scales moved as
+// given. One rank's tokens: data [T, hidden] E4M3 bytes, FP32 1x128 scales row-major
+// (scales[t · hidden/128 + g]) or M-major (scales[g · scale_stride + t]).
+struct EpHostFp8Tokens {
+  std::span<const std::uint8_t> data;
+  std::span<const float> scales;
+  bool scales_m_major = false;
+  long long scale_stride = 0;   // M-major only
+};
+// FP8 rows with row-major 1x128 scales: the wire format (receive order) or, from
+// ep_host_gemm_input, the grouped GEMM's rows with M-major scales [hidden/128][scale_stride].
+struct EpHostFp8Rows {
+  std::vector<std::uint8_t> data;
+  std::vector<float> scales;
+};
+// What every rank receives: the rows each source sends it, in receive order (max_tokens > 0:
+// low-latency mode's fixed blocks of max_tokens rows per source, unused rows zero).
+std::vector<EpHostFp8Rows> ep_host_dispatch_fp8(std::span<const EpSendPlan> plans,
+                                                std::span<const EpHostFp8Tokens> x, int hidden,
+                                                int max_tokens = 0);
+// The receive-side permute: GEMM row r holds receive row row_to_recv[r] (EpRecvPlan's or
+// EpLowLatencyPlan's); padding rows are zero bytes with scale 1 (finite for the GEMM).
+// scale_stride >= the GEMM rows.
+EpHostFp8Rows ep_host_gemm_input(std::span<const int> row_to_recv, const EpHostFp8Rows& recv, int hidden,
+                                 long long scale_stride);
+
 // The expert rank's partial rows: partial[i] = Σ_k weight[i,k] · y[recv_slot[i,k]] in FP32 (k
 // order), rounded by `round` (e.g. to BF16, the wire format) — y [rows, cols].
 std::vector<float> ep_host_partials(const EpRecvPlan& plan, const EpHostRecv& recv,

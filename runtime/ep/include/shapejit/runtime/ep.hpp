@@ -13,6 +13,8 @@
 
 #include "shapejit/jit/kernel_spec.hpp"
 #include "shapejit/runtime/device.hpp"
+#include "shapejit/runtime/gemm.hpp"
+#include "shapejit/runtime/quant.hpp"
 #include "shapejit/runtime/runtime.hpp"
 
 namespace shapejit::runtime {
@@ -30,6 +32,26 @@ struct EpKernelConfig {
 
 // Throws Error(invalid_argument) naming the first field out of range.
 void validate(const EpKernelConfig& config);
+
+// The tokens a dispatch sends: BF16 (quantized to the FP8 wire format on the way out) or FP8
+// E4M3 with FP32 1x128 scales as quantize_fp8_per_token_group writes them (either layout), sent
+// as given. Either way the receiver gets FP8 rows with row-major scales on the wire and the same
+// grouped-GEMM layout.
+struct EpTokens {
+  DType dtype = DType::bf16;                      // bf16 or e4m3
+  CUdeviceptr data = 0;                           // [T, hidden] row-major, 16-byte aligned
+  CUdeviceptr scales = 0;                         // e4m3: FP32, 4-byte aligned
+  ScaleLayout scale_layout = ScaleLayout::row_major;
+  // Floats between consecutive tokens (row_major: 0 or hidden/128) or scale groups (m_major: 0 =
+  // align_up(T, 4), else a multiple of 4 that is >= T).
+  long long scale_stride = 0;
+  int group_size = 128;                           // columns per scale; the wire format's 128
+};
+// Throws Error(invalid_argument) naming the problem (dtype, null or misaligned pointer, group
+// size, scale layout or stride) before any driver call.
+void validate(const EpKernelConfig& config, int num_tokens, const EpTokens& tokens);
+// The scale stride the copy uses (the default resolved).
+long long ep_input_scale_stride(const EpKernelConfig& config, int num_tokens, const EpTokens& tokens);
 int ep_tokens_per_block();                        // 1024
 int ep_layout_blocks(int num_tokens);             // ≥ 1
 
@@ -62,6 +84,12 @@ void ep_pack_fp8(const EpKernelConfig& config, int num_tokens, CUdeviceptr x, CU
                  CUdeviceptr send_fp8, CUdeviceptr send_scales, CUstream stream = nullptr,
                  Runtime& runtime = Runtime::global());
 
+// The send rows of `tokens` following token_rows: BF16 tokens through ep_pack_fp8, FP8 tokens
+// copied with their scales (ep_send_fp8_rows, the variant of their scale layout).
+void ep_pack_tokens(const EpKernelConfig& config, int num_tokens, const EpTokens& tokens, CUdeviceptr token_rows,
+                    CUdeviceptr send_fp8, CUdeviceptr send_scales, CUstream stream = nullptr,
+                    Runtime& runtime = Runtime::global());
+
 // Received rows → expert-major FP8 rows with M-major scales (scale_stride) by row_to_recv.
 void ep_recv_permute(const EpKernelConfig& config, int num_rows, CUdeviceptr recv_fp8,
                      CUdeviceptr recv_scales, CUdeviceptr row_to_recv, CUdeviceptr xq,
@@ -73,7 +101,9 @@ void ep_count_overflow(const EpKernelConfig& config, CUdeviceptr route_block_cou
                        int capacity, CUdeviceptr overflow, CUstream stream = nullptr,
                        Runtime& runtime = Runtime::global());
 
-// The EP-family specs (plus the MoE pack spec it borrows) a config loads, in launch order.
-std::vector<jit::KernelSpec> ep_kernel_specs(const EpKernelConfig& config, const DeviceInfo& target);
+// The EP-family specs (plus the MoE pack spec it borrows for BF16 tokens) a config loads for
+// tokens of `input`'s dtype and scale layout, in launch order.
+std::vector<jit::KernelSpec> ep_kernel_specs(const EpKernelConfig& config, const DeviceInfo& target,
+                                             const EpTokens& input = {});
 
 }  // namespace shapejit::runtime
