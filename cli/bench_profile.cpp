@@ -6,6 +6,9 @@
 //   moe_gemm       the MoE expert compute of `bench moe` (grouped GEMMs + SwiGLU), 32 experts
 //   shared_expert  FP8 GEMM gate-up, MoE SwiGLU + FP8 quantization, FP8 GEMM down
 //   attention      decode only: MLA decode (batch = tokens) + the q_a/kv_a, q_b, o_proj GEMMs
+//   dispatch, combine   fitted from `bench ep --json --sweep` runs given with --comm FILE (the EP
+//                 ranks measure them over NCCL), else carried
+// Every op in the written profile says in its "source" whether it is measured or carried.
 // Everything on the host (arguments, base profile, plan) is checked before the GPU is touched;
 // the profile is written only after every measurement succeeded.
 #include <nlohmann/json.hpp>
@@ -40,6 +43,7 @@ using namespace shapejit::runtime;
 
 struct Options {
   std::string out, base;
+  std::vector<std::string> comm;
   int context = 4096;
   int iters = 10;
   bool json = false;
@@ -185,7 +189,9 @@ void run(const Options& opt) {
     fail(Errc::invalid_argument, "--iters " + std::to_string(opt.iters) + ": must be in [1, 1000]");
   check_output_folder("--out", opt.out);
   const nlohmann::json base = read_base_profile(opt.base);
-  const ProfilePlan plan = plan_profile(base, opt.base, opt.context);
+  std::vector<EpCommRun> comm;
+  for (const std::string& path : opt.comm) comm.push_back(read_ep_comm_run(path));
+  const ProfilePlan plan = plan_profile(base, opt.base, opt.context, comm);
 
   std::string why;
   if (!driver_available(&why)) {
@@ -212,8 +218,9 @@ void run(const Options& opt) {
       }
       results.push_back(std::move(rows));
     }
-    const std::string command =
+    std::string command =
         "shapejit bench profile --base " + opt.base + " --context " + std::to_string(opt.context);
+    for (const std::string& path : opt.comm) command += " --comm " + path;
     const nlohmann::json profile =
         assemble_profile(base, opt.base, plan, results, dev.name, dev.num_sms, command);
     write_file_atomically(opt.out, profile.dump(2) + "\n");
@@ -246,6 +253,10 @@ void add_bench_profile(CLI::App& bench) {
   cmd->add_option("--context", opt->context,
                   "KV length of every request in the decode attention measurement (default 4096)");
   cmd->add_option("--iters", opt->iters, "timed runs per kernel, median reported (default 10)");
+  cmd->add_option("--comm", opt->comm,
+                  "`shapejit bench ep --json --sweep [--phase P]` output (rank 0's, or every rank's) whose "
+                  "dispatch/combine go into the profile as measured (repeatable, one per phase; without it "
+                  "they are carried from --base)");
   cmd->add_flag("--json", opt->json, "Print one JSON line instead of the table");
   cmd->callback([opt] { run(*opt); });
 }

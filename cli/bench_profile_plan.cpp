@@ -108,7 +108,8 @@ std::string attention_how(int context) {
 
 }  // namespace
 
-ProfilePlan plan_profile(const nlohmann::json& base, const std::string& base_path, int context) {
+ProfilePlan plan_profile(const nlohmann::json& base, const std::string& base_path, int context,
+                         const std::vector<EpCommRun>& comm) {
   if (context < 1 || context > (1 << 20))
     fail(Errc::invalid_argument,
          "--context " + std::to_string(context) + ": must be in [1, 1048576] tokens");
@@ -123,6 +124,19 @@ ProfilePlan plan_profile(const nlohmann::json& base, const std::string& base_pat
     if (name != "prefill" && name != "decode") names.push_back(name);
 
   ProfilePlan plan;
+  std::vector<const EpCommRun*> comm_of(names.size(), nullptr);
+  for (const EpCommRun& run : comm) {
+    const std::string phase = ep_comm_phase(run);
+    const auto at = std::find(names.begin(), names.end(), phase);
+    if (at == names.end())
+      fail(Errc::invalid_argument, "--comm " + run.origin + " measures phase '" + phase + "', which " + base_path +
+                                       " does not have");
+    const std::size_t i = static_cast<std::size_t>(at - names.begin());
+    if (comm_of[i])
+      fail(Errc::invalid_argument, "--comm " + comm_of[i]->origin + " and " + run.origin + " both measure phase '" +
+                                       phase + "'");
+    comm_of[i] = &run;
+  }
   for (const std::string& phase : names) {
     const nlohmann::json& ph = phases[phase];
     const std::string at = base_path + ": phases." + phase;
@@ -164,9 +178,19 @@ ProfilePlan plan_profile(const nlohmann::json& base, const std::string& base_pat
     plan.measure.push_back({phase, "moe_gemm", ProfileKernel::moe_experts, counts, moe_how()});
     plan.measure.push_back(
         {phase, "shared_expert", ProfileKernel::shared_expert, counts, shared_how()});
-    for (const char* op : {"dispatch", "combine"})
-      plan.carried.push_back(
-          {phase, op, "cross-GPU communication is not implemented in shapejit (one GPU)"});
+    if (const EpCommRun* run = comm_of[std::size_t(&phase - names.data())]) {
+      for (planner::MeasuredComm& fit : fit_ep_comm(*run)) {
+        PlannedComm c{std::move(fit), {}};
+        for (const EpCommPoint& p : run->points)
+          c.points.emplace_back(p.tokens, c.fit.op == "dispatch" ? p.dispatch_us : p.combine_us);
+        plan.comm.push_back(std::move(c));
+      }
+    } else {
+      for (const char* op : {"dispatch", "combine"})
+        plan.carried.push_back({phase, op,
+                                "no measured communication given (pass `shapejit bench ep --json --sweep --phase " +
+                                    phase + "` output, run on the EP ranks, with --comm FILE)"});
+    }
   }
   return plan;
 }
@@ -218,8 +242,10 @@ nlohmann::json assemble_profile(const nlohmann::json& base, const std::string& b
     for (const OpMeasurement& r : results[i]) m.points.emplace_back(r.tokens, r.total_us());
     measured.push_back(std::move(m));
   }
+  std::vector<planner::MeasuredComm> comm;
+  for (const PlannedComm& c : plan.comm) comm.push_back(c.fit);
   return planner::measured_cost_profile(base, base_path, device, sms, measured, command,
-                                        plan.carried);
+                                        plan.carried, comm);
 }
 
 nlohmann::ordered_json profile_report(const ProfilePlan& plan,
@@ -244,6 +270,17 @@ nlohmann::ordered_json profile_report(const ProfilePlan& plan,
       pieces.push_back(row);
     }
     phase_entry(p.phase)["measured"][p.op] = {{"points", points}, {"pieces", pieces}, {"how", p.how}};
+  }
+  for (const PlannedComm& c : plan.comm) {
+    ojson points = ojson::array(), pieces = ojson::array();
+    for (const auto& [tokens, us] : c.points) {
+      points.push_back({tokens, us});
+      pieces.push_back({{"tokens", tokens}, {c.fit.op + "_us", us}});
+    }
+    phase_entry(c.fit.phase)["measured"][c.fit.op] = {
+        {"points", points}, {"pieces", pieces}, {"how", c.fit.how},
+        {"model", {{"fixed_us", c.fit.cost.fixed_us}, {"bytes_per_token", c.fit.cost.bytes_per_token},
+                   {"max_gbps", c.fit.cost.max_gbps}, {"gbps_per_sm", c.fit.cost.gbps_per_sm}}}};
   }
   for (const planner::CarriedOp& c : plan.carried) phase_entry(c.phase)["carried"][c.op] = c.why;
   return {{"device", device}, {"sms", sms},   {"out", out},

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ep_comm_measurement.hpp"
 #include "shapejit/planner/cost_profile_writer.hpp"
 
 namespace shapejit::cli {
@@ -48,8 +49,16 @@ struct PlannedOp {
   std::string how;           // goes into the profile's source
 };
 
+// A dispatch or combine measured by `bench ep` (--comm FILE): the fit the profile gets and the
+// points it was fitted to.
+struct PlannedComm {
+  planner::MeasuredComm fit;
+  std::vector<std::pair<int, double>> points;   // [tokens, us]
+};
+
 struct ProfilePlan {
   std::vector<PlannedOp> measure;
+  std::vector<PlannedComm> comm;
   std::vector<planner::CarriedOp> carried;   // every op not measured, with the reason
 };
 
@@ -64,9 +73,12 @@ inline constexpr double kMaxMlaCacheBytes = 16.0 * (1u << 30);
 // For every phase of the base: moe_gemm and shared_expert measured; attention measured (MLA
 // decode core + projections, batch = tokens, every request at `context` tokens) in the phase
 // named "decode" and carried elsewhere (no prefill attention kernel); dispatch and combine
-// carried (no cross-GPU communication). Throws Error(invalid_argument) for a context out of
-// range, a phase too large to measure, or a base op missing.
-ProfilePlan plan_profile(const nlohmann::json& base, const std::string& base_path, int context);
+// measured where a `bench ep` run of that phase is given (comm, fitted to the COMM model), else
+// carried with the reason. Throws Error(invalid_argument) for a context out of range, a phase
+// too large to measure, a base op missing, a run for a phase the base lacks, two runs for one
+// phase, or a run that cannot be fitted.
+ProfilePlan plan_profile(const nlohmann::json& base, const std::string& base_path, int context,
+                         const std::vector<EpCommRun>& comm = {});
 
 // One timed piece of an op at one token count.
 struct TimedPiece {

@@ -123,16 +123,13 @@ void EpOverlapLayer::run(int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx, CU
 planner::OverlapSchedule EpOverlapLayer::measured() {
   Impl& m = *impl_;
   if (!m.timed_run) fail(Errc::invalid_argument, "EpOverlapLayer::measured(): no timed run (call set_timing(true))");
-  planner::OverlapSchedule s = m.plan;
-  s.phase = m.plan.phase + " (measured)";
-  s.makespan_us = 0;
-  for (std::size_t i = 0; i < s.ops.size(); ++i) {
+  std::vector<double> start(m.plan.ops.size()), end(m.plan.ops.size());
+  for (std::size_t i = 0; i < m.plan.ops.size(); ++i) {
     m.t_end[i].synchronize();
-    s.ops[i].start_us = 1e3 * m.t_origin.elapsed_ms_until(m.t_start[i]);
-    s.ops[i].end_us = 1e3 * m.t_origin.elapsed_ms_until(m.t_end[i]);
-    s.makespan_us = std::max(s.makespan_us, s.ops[i].end_us);
+    start[i] = 1e3 * m.t_origin.elapsed_ms_until(m.t_start[i]);
+    end[i] = 1e3 * m.t_origin.elapsed_ms_until(m.t_end[i]);
   }
-  return s;
+  return planner::measured_overlap_schedule(m.plan, start, end);
 }
 
 }  // namespace shapejit::comm

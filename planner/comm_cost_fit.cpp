@@ -53,7 +53,8 @@ std::string with_measured_comm(const std::string& profile_json, const std::strin
                                      {"bytes_per_token", cost.bytes_per_token},
                                      {"gbps_per_sm", cost.gbps_per_sm},
                                      {"gbps_without_sms", cost.gbps_without_sms},
-                                     {"max_gbps", cost.max_gbps}};
+                                     {"max_gbps", cost.max_gbps},
+                                     {"source", "measured: " + how}};
   const std::string before = out.value("source", std::string());
   out["source"] = before + (before.empty() ? "" : "; ") + phase + "." + op + " measured: " + how;
   // The result must still be a profile the chooser reads.

@@ -34,7 +34,8 @@ nlohmann::json measured_cost_profile(const nlohmann::json& base, const std::stri
                                      const std::string& device, int sms,
                                      const std::vector<MeasuredOp>& measured,
                                      const std::string& command,
-                                     const std::vector<CarriedOp>& carried) {
+                                     const std::vector<CarriedOp>& carried,
+                                     const std::vector<MeasuredComm>& measured_comm) {
   if (!base.is_object() || !base.contains("phases") || !base["phases"].is_object())
     fail(Errc::invalid_argument, base_origin + ": not a cost profile (no \"phases\" object)");
   nlohmann::json out = base;
@@ -65,7 +66,25 @@ nlohmann::json measured_cost_profile(const nlohmann::json& base, const std::stri
     // Keep how the op scales with the SMs left for compute; replace its time model.
     nlohmann::json replaced = {{"points", points}};
     if (op.contains("sm_sensitivity")) replaced["sm_sensitivity"] = op["sm_sensitivity"];
+    replaced["source"] = "measured: " + m.how;
     op = replaced;
+    measured_list += (measured_list.empty() ? "" : "; ") + where + " (" + m.how + ")";
+  }
+  for (const MeasuredComm& m : measured_comm) {
+    const std::string where = op_path(m.phase, m.op);
+    if (m.op != "dispatch" && m.op != "combine")
+      fail(Errc::invalid_argument, where + ": only dispatch and combine take a communication model");
+    if (!has_op(out, m.phase, m.op))
+      fail(Errc::invalid_argument, base_origin + ": the base profile has no " + where);
+    if (!measured_paths.insert(where).second) fail(Errc::invalid_argument, where + ": measured twice");
+    const CommCost& c = m.cost;
+    for (double v : {c.fixed_us, c.bytes_per_token, c.gbps_per_sm, c.gbps_without_sms, c.max_gbps})
+      if (!std::isfinite(v) || v < 0) fail(Errc::invalid_argument, where + ": invalid communication model");
+    if (c.max_gbps <= 0 || (c.gbps_per_sm <= 0 && c.gbps_without_sms <= 0))
+      fail(Errc::invalid_argument, where + ": the communication model has no bandwidth");
+    out["phases"][m.phase]["ops"][m.op] = {{"fixed_us", c.fixed_us},          {"bytes_per_token", c.bytes_per_token},
+                                           {"gbps_per_sm", c.gbps_per_sm},    {"gbps_without_sms", c.gbps_without_sms},
+                                           {"max_gbps", c.max_gbps},          {"source", "measured: " + m.how}};
     measured_list += (measured_list.empty() ? "" : "; ") + where + " (" + m.how + ")";
   }
   std::map<std::string, std::string> why;
@@ -85,8 +104,12 @@ nlohmann::json measured_cost_profile(const nlohmann::json& base, const std::stri
       const std::string where = op_path(phase, op);
       if (measured_paths.count(where)) continue;
       carried_list += (carried_list.empty() ? "" : "; ") + where;
-      if (const auto it = why.find(where); it != why.end() && !it->second.empty())
+      std::string source = "carried from " + base_origin;
+      if (const auto it = why.find(where); it != why.end() && !it->second.empty()) {
         carried_list += " (" + it->second + ")";
+        source += ": " + it->second;
+      }
+      if (out["phases"][phase]["ops"][op].is_object()) out["phases"][phase]["ops"][op]["source"] = source;
     }
   }
   const std::string base_source =

@@ -180,4 +180,25 @@ void check_overlap_schedule(const OverlapSchedule& s) {
                                      " layers of " + std::to_string(s.micro_batches) + " micro-batches");
 }
 
+OverlapSchedule measured_overlap_schedule(const OverlapSchedule& plan, const std::vector<double>& start_us,
+                                          const std::vector<double>& end_us) {
+  if (start_us.size() != plan.ops.size() || end_us.size() != plan.ops.size())
+    fail(Errc::invalid_argument, "measured overlap schedule: " + std::to_string(start_us.size()) + " starts and " +
+                                     std::to_string(end_us.size()) + " ends for " + std::to_string(plan.ops.size()) +
+                                     " ops");
+  OverlapSchedule s = plan;
+  s.phase = plan.phase + " (measured)";
+  s.makespan_us = 0;
+  for (std::size_t i = 0; i < s.ops.size(); ++i) {
+    const double a = start_us[i], b = end_us[i];
+    if (!std::isfinite(a) || !std::isfinite(b) || a < 0 || b < a)
+      fail(Errc::invalid_argument, "measured overlap schedule: op " + s.ops[i].label() + " has times [" +
+                                       std::to_string(a) + ", " + std::to_string(b) + "] us");
+    s.ops[i].start_us = a;
+    s.ops[i].end_us = b;
+    s.makespan_us = std::max(s.makespan_us, b);
+  }
+  return s;
+}
+
 }  // namespace shapejit::planner

@@ -82,7 +82,8 @@ TEST(BenchProfilePlan, BothPhasesMeasureExpertsAndSharedExpertDecodeAlsoAttentio
     for (const char* op : {"dispatch", "combine"}) {
       const auto* c = find_carried(plan, phase, op);
       ASSERT_NE(c, nullptr) << phase << "." << op;
-      EXPECT_NE(c->why.find("cross-GPU communication is not implemented"), std::string::npos);
+      EXPECT_NE(c->why.find("no measured communication given"), std::string::npos) << c->why;
+      EXPECT_NE(c->why.find("--comm FILE"), std::string::npos) << c->why;
     }
   }
   EXPECT_EQ(find(plan, "prefill", "moe_gemm")->kernel, ProfileKernel::moe_experts);
@@ -137,13 +138,17 @@ TEST(BenchProfilePlan, AssembledProfileIsReadByTheChooserAndSaysWhatIsMeasured) 
   // Each point is the sum of the pieces: 5 + 10·t/64 + 2.5.
   EXPECT_DOUBLE_EQ(decode.attention.time_us(128, 132, 132), 27.5);
   EXPECT_DOUBLE_EQ(p.phases[0].moe_gemm.time_us(16384, 132, 132), 5 + 10.0 * 16384 / 64 + 2.5);
-  EXPECT_EQ(profile["phases"]["prefill"]["ops"]["attention"], base["phases"]["prefill"]["ops"]["attention"]);
+  nlohmann::json attention = profile["phases"]["prefill"]["ops"]["attention"];
+  EXPECT_EQ(attention["source"], "carried from base.json: shapejit has no prefill attention kernel");
+  attention.erase("source");
+  EXPECT_EQ(attention, base["phases"]["prefill"]["ops"]["attention"]);
+  EXPECT_EQ(profile["phases"]["decode"]["ops"]["attention"]["source"].get<std::string>().rfind("measured: MLA decode", 0), 0u);
   EXPECT_EQ(planner::choose_overlap(p).size(), 2u);
   const std::string source = profile["source"];
   EXPECT_EQ(source.rfind("MEASURED on NVIDIA H100 80GB HBM3 by `shapejit bench profile --base base.json --context 4096`", 0), 0u);
   EXPECT_NE(source.find("phases.decode.ops.attention (MLA decode core"), std::string::npos) << source;
   EXPECT_NE(source.find("phases.prefill.ops.attention (shapejit has no prefill attention kernel)"), std::string::npos) << source;
-  EXPECT_NE(source.find("phases.decode.ops.dispatch (cross-GPU communication is not implemented"), std::string::npos) << source;
+  EXPECT_NE(source.find("phases.decode.ops.dispatch (no measured communication given"), std::string::npos) << source;
 
   // Measurements that do not match the plan are refused rather than written.
   auto short_results = results;
@@ -215,4 +220,89 @@ TEST(BenchProfilePlan, OutputIsWrittenWholeOrNotAtAll) {
                 .find("cannot write"),
             std::string::npos);
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+}
+
+namespace {
+
+// `bench ep --json --sweep` output of one rank, as that command prints it (pretty JSON).
+std::string ep_run(int rank, const std::string& mode, const std::string& phase, double us_per_token) {
+  nlohmann::ordered_json points = nlohmann::ordered_json::array();
+  for (int t : {1024, 2048, 4096, 8192})
+    points.push_back({{"tokens", t}, {"received_rows", 5.0 * t}, {"dispatch_gbps", 1.0},
+                      {"dispatch_us", 40 + us_per_token * t}, {"combine_us", 60 + 2 * us_per_token * t},
+                      {"combine_gbps", 1.0}});
+  nlohmann::ordered_json j = {{"rank", rank}, {"ranks", 8}, {"device", "NVIDIA H200"}, {"mode", mode},
+                              {"comm_sms", 24}, {"hidden", 7168}, {"top_k", 8}, {"experts", 256}, {"points", points}};
+  if (!phase.empty()) j["phase"] = phase;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace
+
+TEST(BenchProfilePlan, CommFileMakesDispatchAndCombineMeasuredPerEntry) {
+  const fs::path dir = shapejit::testing::fresh_dir("plan-comm");
+  // Every rank's output in one file, rank 0 not first: rank 0's run is taken.
+  std::ofstream(dir / "prefill.json") << ep_run(1, "normal", "", 0.5) << ep_run(0, "normal", "", 0.25);
+  const EpCommRun run = read_ep_comm_run((dir / "prefill.json").string());
+  EXPECT_EQ(run.rank, 0);
+  EXPECT_EQ(ep_comm_phase(run), "prefill");
+  const auto base = read_base_profile(kBasePath);
+  const ProfilePlan plan = plan_profile(base, "base.json", 4096, {run});
+  ASSERT_EQ(plan.comm.size(), 2u);
+  EXPECT_EQ(find_carried(plan, "prefill", "dispatch"), nullptr);
+  ASSERT_NE(find_carried(plan, "decode", "dispatch"), nullptr);
+  // The fit: 0.25 us per token at 5 received rows of 7168 + 224 bytes per token.
+  const planner::MeasuredComm& d = plan.comm[0].fit;
+  EXPECT_EQ(d.op, "dispatch");
+  EXPECT_NEAR(d.cost.fixed_us, 40, 1e-6);
+  EXPECT_NEAR(d.cost.bytes_per_token, 5 * (7168 + 224), 1e-6);
+  EXPECT_NEAR(d.cost.max_gbps, 5 * (7168 + 224) / 0.25 / 1e3, 1e-6);
+  EXPECT_NEAR(plan.comm[1].fit.cost.max_gbps, 5 * 2 * 7168 / 0.5 / 1e3, 1e-6);
+  EXPECT_NE(d.how.find("8 rank(s) of NVIDIA H200, 24 SMs for NCCL"), std::string::npos) << d.how;
+  EXPECT_NE(d.how.find((dir / "prefill.json").string()), std::string::npos) << d.how;
+
+  const auto profile = assemble_profile(base, "base.json", plan, fake_results(plan), "gpu", 132, "cmd");
+  const auto& ops = profile["phases"]["prefill"]["ops"];
+  EXPECT_EQ(ops["dispatch"]["source"].get<std::string>().rfind("measured: shapejit bench ep (normal) on 8", 0), 0u);
+  EXPECT_EQ(profile["phases"]["decode"]["ops"]["dispatch"]["source"].get<std::string>().rfind("carried from base.json: no measured", 0), 0u);
+  const planner::CostProfile p = planner::parse_cost_profile(profile.dump(), "assembled");
+  EXPECT_NEAR(p.phases[0].dispatch.time_us(4096, 24), 40 + 0.25 * 4096, 1e-6);   // the measured SM count
+  // The report lists them as measured, with the points.
+  const auto report = profile_report(plan, fake_results(plan), "gpu", 132, "out.json", "base.json", 4096);
+  EXPECT_DOUBLE_EQ(report["phases"]["prefill"]["measured"]["combine"]["points"][0][1].get<double>(), 60 + 0.5 * 1024);
+  EXPECT_FALSE(report["phases"]["prefill"]["carried"].contains("dispatch"));
+  EXPECT_TRUE(report["phases"]["decode"]["carried"].contains("dispatch"));
+  std::ostringstream table;
+  print_profile_table(table, report);
+  EXPECT_NE(table.str().find("prefill  dispatch"), std::string::npos) << table.str();
+
+  // A low-latency run measures decode; a phase named in the run wins over the mode.
+  std::ofstream(dir / "decode.json") << ep_run(0, "low-latency", "", 0.1);
+  std::ofstream(dir / "named.json") << ep_run(0, "normal", "decode", 0.1);
+  EXPECT_EQ(ep_comm_phase(read_ep_comm_run((dir / "decode.json").string())), "decode");
+  EXPECT_EQ(ep_comm_phase(read_ep_comm_run((dir / "named.json").string())), "decode");
+  EXPECT_EQ(plan_profile(base, "base.json", 4096, {run, read_ep_comm_run((dir / "decode.json").string())}).comm.size(), 4u);
+}
+
+TEST(BenchProfilePlan, CommFilesThatCannotBeUsedAreNamed) {
+  const fs::path dir = shapejit::testing::fresh_dir("plan-comm-bad");
+  const auto base = read_base_profile(kBasePath);
+  const std::string missing = (dir / "missing.json").string();
+  EXPECT_NE(error_of([&] { read_ep_comm_run(missing); }).find("--comm " + missing + ": cannot be read"), std::string::npos);
+  std::ofstream(dir / "profile.json") << base.dump();
+  EXPECT_NE(error_of([&] { read_ep_comm_run((dir / "profile.json").string()); }).find("bench ep --json --sweep"),
+            std::string::npos);
+  std::ofstream(dir / "rank1.json") << ep_run(1, "normal", "", 0.2);
+  EXPECT_NE(error_of([&] { read_ep_comm_run((dir / "rank1.json").string()); }).find("no run of rank 0"), std::string::npos);
+  std::ofstream(dir / "train.json") << ep_run(0, "normal", "training", 0.2);
+  const EpCommRun train = read_ep_comm_run((dir / "train.json").string());
+  EXPECT_NE(error_of([&] { plan_profile(base, "base.json", 4096, {train}); }).find("phase 'training'"), std::string::npos);
+  std::ofstream(dir / "a.json") << ep_run(0, "normal", "", 0.2);
+  const EpCommRun a = read_ep_comm_run((dir / "a.json").string());
+  EXPECT_NE(error_of([&] { plan_profile(base, "base.json", 4096, {a, a}); }).find("both measure phase 'prefill'"),
+            std::string::npos);
+  // One token count (bench ep without --sweep) cannot be fitted.
+  EpCommRun one = a;
+  one.points.resize(1);
+  EXPECT_NE(error_of([&] { plan_profile(base, "base.json", 4096, {one}); }).find("--sweep"), std::string::npos);
 }

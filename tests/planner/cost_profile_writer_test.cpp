@@ -35,6 +35,12 @@ std::vector<CarriedOp> reasons() {
           {"prefill", "dispatch", "no cross-GPU communication"},
           {"decode", "combine", "no cross-GPU communication"}};
 }
+// A phase with the per-op "source" strings the writer adds taken out again.
+nlohmann::json without_sources(nlohmann::json phase) {
+  for (auto& [name, op] : phase["ops"].items()) op.erase("source");
+  return phase;
+}
+
 }  // namespace
 
 TEST(CostProfileWriter, MeasuredPointsReplaceTheOpAndTheProfileParses) {
@@ -48,7 +54,10 @@ TEST(CostProfileWriter, MeasuredPointsReplaceTheOpAndTheProfileParses) {
   EXPECT_EQ(out["phases"]["prefill"]["ops"]["moe_gemm"]["points"].size(), 3u);
   EXPECT_FALSE(out["phases"]["prefill"]["ops"]["moe_gemm"].contains("us_per_token"));
   EXPECT_EQ(out["phases"]["prefill"]["ops"]["moe_gemm"].value("sm_sensitivity", 1.0), sensitivity);
-  EXPECT_EQ(out["phases"]["decode"], base["phases"]["decode"]);   // untouched
+  // Untouched but for each op's source, which says where its figure comes from.
+  EXPECT_EQ(without_sources(out["phases"]["decode"]), base["phases"]["decode"]);
+  EXPECT_EQ(out["phases"]["decode"]["ops"]["attention"]["source"], "carried from base.json");
+  EXPECT_EQ(out["phases"]["prefill"]["ops"]["moe_gemm"]["source"], "measured: 32 local experts");
   const std::string source = out["source"];
   EXPECT_EQ(source.rfind("MEASURED on NVIDIA H100 80GB HBM3", 0), 0u) << source;
   EXPECT_NE(source.find("phases.prefill.ops.moe_gemm (32 local experts)"), std::string::npos);
@@ -97,10 +106,17 @@ TEST(CostProfileWriter, OpsAcrossBothPhasesParseForTheChooserAndTheSourceSaysWha
   // sm_sensitivity survives where the base had one; carried ops are the base's exactly.
   EXPECT_EQ(out["phases"]["decode"]["ops"]["attention"]["sm_sensitivity"], 0.3);
   EXPECT_FALSE(out["phases"]["prefill"]["ops"]["moe_gemm"].contains("sm_sensitivity"));
-  EXPECT_EQ(out["phases"]["prefill"]["ops"]["attention"], base["phases"]["prefill"]["ops"]["attention"]);
+  nlohmann::json attention = out["phases"]["prefill"]["ops"]["attention"];
+  EXPECT_EQ(attention["source"], "carried from base.json: no prefill attention kernel");
+  attention.erase("source");
+  EXPECT_EQ(attention, base["phases"]["prefill"]["ops"]["attention"]);
   for (const char* phase : {"prefill", "decode"})
-    for (const char* op : {"dispatch", "combine"})
-      EXPECT_EQ(out["phases"][phase]["ops"][op], base["phases"][phase]["ops"][op]) << phase << "." << op;
+    for (const char* op : {"dispatch", "combine"}) {
+      nlohmann::json carried = out["phases"][phase]["ops"][op];
+      EXPECT_EQ(carried["source"].get<std::string>().rfind("carried from base.json", 0), 0u) << phase << "." << op;
+      carried.erase("source");
+      EXPECT_EQ(carried, base["phases"][phase]["ops"][op]) << phase << "." << op;
+    }
   EXPECT_EQ(out["phases"]["decode"]["other"], base["phases"]["decode"]["other"]);
   const auto choices = choose_overlap(p);
   ASSERT_EQ(choices.size(), 2u);
@@ -159,4 +175,33 @@ TEST(CostProfileWriter, UnknownRepeatedOrContradictoryOpsAcrossPhasesAreRejected
             std::string::npos);
   EXPECT_NE(message(both_phases(), {{"decode", "attention", "no kernel"}}).find("phases.decode.ops.attention: both measured and carried"),
             std::string::npos);
+}
+
+TEST(CostProfileWriter, MeasuredCommunicationReplacesTheModelAndSaysSo) {
+  const nlohmann::json base = shipped_profile("h800_deepseek_v3_single_node_ep8.json");
+  CommCost c;
+  c.fixed_us = 35;
+  c.bytes_per_token = 40000;
+  c.gbps_per_sm = 2.5;
+  c.max_gbps = 60;
+  const auto out = measured_cost_profile(base, "base.json", "gpu", 132, {}, "cmd", {},
+                                         {{"prefill", "dispatch", c, "bench ep on 8 ranks, from ep.json"}});
+  const auto& op = out["phases"]["prefill"]["ops"]["dispatch"];
+  EXPECT_EQ(op["fixed_us"], 35);
+  EXPECT_EQ(op["max_gbps"], 60);
+  EXPECT_EQ(op["source"], "measured: bench ep on 8 ranks, from ep.json");
+  EXPECT_EQ(out["phases"]["prefill"]["ops"]["combine"]["source"], "carried from base.json");
+  const std::string source = out["source"];
+  EXPECT_NE(source.find("phases.prefill.ops.dispatch (bench ep on 8 ranks, from ep.json)"), std::string::npos);
+  EXPECT_EQ(source.find("phases.prefill.ops.dispatch;"), std::string::npos) << "listed as carried too: " << source;
+  const CostProfile p = parse_cost_profile(out.dump(), "written");
+  EXPECT_DOUBLE_EQ(p.phases[0].dispatch.fixed_us, 35);
+  // Only dispatch and combine take the model, once, with a bandwidth.
+  CommCost none = c;
+  none.gbps_per_sm = 0;
+  EXPECT_THROW(measured_cost_profile(base, "b", "gpu", 132, {}, "cmd", {}, {{"prefill", "moe_gemm", c, ""}}), Error);
+  EXPECT_THROW(measured_cost_profile(base, "b", "gpu", 132, {}, "cmd", {}, {{"prefill", "dispatch", none, ""}}), Error);
+  EXPECT_THROW(measured_cost_profile(base, "b", "gpu", 132, {}, "cmd", {},
+                                     {{"prefill", "dispatch", c, ""}, {"prefill", "dispatch", c, ""}}),
+               Error);
 }

@@ -2,6 +2,8 @@
 // stream order, times), equal in makespan to the chooser's own simulation, and drawn as SVG.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -111,6 +113,58 @@ TEST(OverlapSchedule, SvgHasTwoRowsPerMicroBatchAndDependencyArrows) {
   // Cross-row waits in one layer: D_x on A_x, E_x on D_x, K_x on E_x for both micro-batches.
   EXPECT_EQ(count(svg, "class=\"dep\""), 6);
   EXPECT_NE(svg.find(std::to_string(s.comm_sms) + " SMs)"), std::string::npos);
+}
+
+}  // namespace
+
+namespace {
+
+// A measured run as EpOverlapLayer::measured() returns it, from synthetic times: every op 30%
+// longer than planned and the communication ops 5 us late, so the drawing must follow the
+// measured times, not the plan's.
+TEST(OverlapSchedule, MeasuredRunIsDrawnAtItsMeasuredTimes) {
+  const CostProfile profile = example_profile();
+  const OverlapChoice choice = choose_overlap(profile.phases[0], profile.sms);
+  const OverlapSchedule plan = build_overlap_schedule(profile.phases[0], profile.sms, choice.best, 1);
+  ASSERT_EQ(plan.micro_batches, 2) << "the example's first phase is expected to split";
+  std::vector<double> start, end;
+  for (const OverlapOp& op : plan.ops) {
+    const double late = op.stream == OverlapStream::communication ? 5.0 : 0.0;
+    start.push_back(op.start_us * 1.3 + late);
+    end.push_back(op.end_us * 1.3 + late);
+  }
+  const OverlapSchedule m = measured_overlap_schedule(plan, start, end);
+  EXPECT_EQ(m.phase, plan.phase + " (measured)");
+  EXPECT_DOUBLE_EQ(m.makespan_us, *std::max_element(end.begin(), end.end()));
+  const std::string svg = overlap_schedule_svg(m);
+  EXPECT_NE(svg.find(plan.phase + " (measured): two micro-batches"), std::string::npos);
+  for (int mb : {0, 1})
+    for (const char* stream : {"compute (", "communication ("})
+      EXPECT_EQ(count(svg, "micro-batch " + std::to_string(mb) + " " + stream), 1) << mb << stream;
+  EXPECT_EQ(count(svg, "<title>"), int(plan.ops.size()));
+  EXPECT_EQ(count(svg, "class=\"dep\""), 6);
+  // Every box's tooltip carries its measured interval, e.g. "D1 dispatch, layer 0, micro-batch 1".
+  for (std::size_t i = 0; i < m.ops.size(); ++i) {
+    char interval[64];
+    std::snprintf(interval, sizeof interval, "[%.2f, %.2f] us", start[i], end[i]);
+    EXPECT_NE(svg.find(m.ops[i].label() + " " + to_string(m.ops[i].kind) + ", layer 0, micro-batch " +
+                       std::to_string(m.ops[i].micro_batch) + ", " + std::to_string(m.ops[i].sms) + " SMs " + interval),
+              std::string::npos)
+        << m.ops[i].label() << " " << interval;
+  }
+  char makespan[64];
+  std::snprintf(makespan, sizeof makespan, "makespan %.2f us", m.makespan_us);
+  EXPECT_NE(svg.find(makespan), std::string::npos) << makespan;
+  // Bad measurements are refused by name.
+  EXPECT_THROW(measured_overlap_schedule(plan, start, {}), shapejit::Error);
+  std::vector<double> backwards = end;
+  backwards[2] = start[2] - 1;
+  try {
+    measured_overlap_schedule(plan, start, backwards);
+    FAIL() << "accepted an op that ends before it starts";
+  } catch (const shapejit::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(plan.ops[2].label()), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

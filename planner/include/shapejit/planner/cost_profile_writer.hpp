@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "shapejit/planner/cost_profile.hpp"
+
 namespace shapejit::planner {
 
 struct MeasuredOp {
@@ -25,7 +27,18 @@ struct CarriedOp {
   std::string why;
 };
 
-// Every op of the base that is not measured is carried; `carried` only adds the reasons to the
+// A dispatch or combine measured elsewhere (`bench ep`) and fitted to the COMM model
+// (comm_cost_fit.hpp); `how` says on what and from where.
+struct MeasuredComm {
+  std::string phase;
+  std::string op;   // "dispatch" or "combine"
+  CommCost cost;
+  std::string how;
+};
+
+// Every op of the base that is not measured is carried; every op of the result gets a "source"
+// string, "measured: <how>" or "carried from <base>[: <why>]", so each figure says where it comes
+// from; `carried` only adds the reasons to the
 // source text. Throws Error(invalid_argument) when the base is not a profile, lacks a named
 // phase or op, an op is measured twice or both measured and carried, or a point is invalid
 // (negative, not finite, two at one token count).
@@ -33,6 +46,7 @@ nlohmann::json measured_cost_profile(const nlohmann::json& base, const std::stri
                                      const std::string& device, int sms,
                                      const std::vector<MeasuredOp>& measured,
                                      const std::string& command,
-                                     const std::vector<CarriedOp>& carried = {});
+                                     const std::vector<CarriedOp>& carried = {},
+                                     const std::vector<MeasuredComm>& measured_comm = {});
 
 }  // namespace shapejit::planner

@@ -57,8 +57,15 @@ OverlapCandidate parse_overlap_choice(const std::string& json_text, const std::s
 // before what it waits for has ended, or two ops of one stream overlapping in time.
 void check_overlap_schedule(const OverlapSchedule& schedule);
 
+// A measured run of `plan`: its graph with every op's measured start and end (µs from the run's
+// origin, one entry per op in issue order); phase gets " (measured)" and makespan the last end.
+// Throws Error(invalid_argument) on a size mismatch or a time that is negative, not finite, or
+// ends before it starts.
+OverlapSchedule measured_overlap_schedule(const OverlapSchedule& plan, const std::vector<double>& start_us,
+                                          const std::vector<double>& end_us);
+
 // Two rows per micro-batch (compute on its SMs, communication on its SMs), boxes at their
-// simulated times, arrows for cross-stream dependencies; a legend with the plan.
+// simulated (or measured) times, arrows for cross-stream dependencies; a legend with the plan.
 std::string overlap_schedule_svg(const OverlapSchedule& schedule);
 
 }  // namespace shapejit::planner
