@@ -1,6 +1,36 @@
+#include "moe/row_tile.cuh"
 #include "shapejit/jit/kernel_definition.hpp"
 
 namespace shapejit::jit {
+namespace {
+
+using kernels::moe_tile_fits_block;
+using kernels::moe_tile_whole_warps;
+
+// The tiled kernels' launch shape (templates/moe/row_tile.cuh). 16 columns and one row per
+// block is the proven kernels' launch; the other values are tuning candidates.
+KernelParam cols_per_thread() {
+  return one_of_param("COLS_PER_THREAD", {8, 16, 32}, "columns each thread owns (16-byte BF16 loads)");
+}
+KernelParam rows_per_block() {
+  return one_of_param("ROWS_PER_BLOCK", {1, 2, 4, 8}, "rows (tokens) each block covers, one row per thread group");
+}
+
+int width(const ParamValues& v, std::string_view name) { return static_cast<int>(v[name]); }
+int cols(const ParamValues& v) { return static_cast<int>(v["COLS_PER_THREAD"]); }
+int rows(const ParamValues& v) { return static_cast<int>(v["ROWS_PER_BLOCK"]); }
+
+// A row is whole warps (its quantization groups' shuffles and early exits stay inside it) and
+// a block at most 1024 threads; written once per width parameter's name.
+template <const char* kWidth>
+std::vector<KernelRule> tile_rules(std::string_view whole_warps, std::string_view fits_block) {
+  return {{whole_warps, [](const ParamValues& v) { return moe_tile_whole_warps(width(v, kWidth), cols(v)); }},
+          {fits_block, [](const ParamValues& v) { return moe_tile_fits_block(width(v, kWidth), cols(v), rows(v)); }}};
+}
+constexpr char kHidden[] = "HIDDEN";
+constexpr char kIntermediate[] = "INTERMEDIATE";
+
+}  // namespace
 
 // The MoE family (templates/moe/): routing layout (two steps), dispatch with FP8
 // quantization, SwiGLU with FP8 quantization, and combine. The grouped GEMMs belong to gemm.
@@ -28,7 +58,29 @@ std::vector<KernelDefinition> moe_kernel_definitions() {
   KernelDefinition combine{.family = "moe", .kernel = "moe_combine", .header = "moe/combine.cuh",
       .summary = "weighted FP32 sum of each token's expert rows"};
   combine.params = {hidden, top_k};
-  return {count, layout, dispatch, swiglu, combine};
+  // The same three steps with the launch shape as parameters: tuning candidates beside the
+  // proven kernels above, which stay the default (docs/moe.md, "Launch shapes").
+  KernelDefinition dispatch_tiled{.family = "moe", .kernel = "moe_dispatch_fp8_tiled",
+      .header = "moe/dispatch_fp8_tiled.cuh",
+      .summary = "moe_dispatch_fp8 with COLS_PER_THREAD columns a thread and ROWS_PER_BLOCK tokens a block"};
+  dispatch_tiled.params = {hidden, top_k, m_major, cols_per_thread(), rows_per_block()};
+  dispatch_tiled.rules = tile_rules<kHidden>(
+      "a token row is whole warps: HIDDEN is a multiple of 32 x COLS_PER_THREAD",
+      "at most 1024 threads a block: ROWS_PER_BLOCK x HIDDEN / COLS_PER_THREAD <= 1024");
+  KernelDefinition swiglu_tiled{.family = "moe", .kernel = "moe_swiglu_fp8_tiled",
+      .header = "moe/swiglu_fp8_tiled.cuh",
+      .summary = "moe_swiglu_fp8 with COLS_PER_THREAD columns a thread and ROWS_PER_BLOCK rows a block"};
+  swiglu_tiled.params = {swiglu.params[0], m_major, cols_per_thread(), rows_per_block()};
+  swiglu_tiled.rules = tile_rules<kIntermediate>(
+      "a row is whole warps: INTERMEDIATE is a multiple of 32 x COLS_PER_THREAD",
+      "at most 1024 threads a block: ROWS_PER_BLOCK x INTERMEDIATE / COLS_PER_THREAD <= 1024");
+  KernelDefinition combine_tiled{.family = "moe", .kernel = "moe_combine_tiled", .header = "moe/combine_tiled.cuh",
+      .summary = "moe_combine with COLS_PER_THREAD columns a thread and ROWS_PER_BLOCK tokens a block"};
+  combine_tiled.params = {hidden, top_k, cols_per_thread(), rows_per_block()};
+  combine_tiled.rules = tile_rules<kHidden>(
+      "a token row is whole warps: HIDDEN is a multiple of 32 x COLS_PER_THREAD",
+      "at most 1024 threads a block: ROWS_PER_BLOCK x HIDDEN / COLS_PER_THREAD <= 1024");
+  return {count, layout, dispatch, swiglu, combine, dispatch_tiled, swiglu_tiled, combine_tiled};
 }
 
 }  // namespace shapejit::jit

@@ -1,9 +1,11 @@
 // MoE layer front end: argument checks, kernel specs and launches of the MoE-family kernels.
 #include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/moe.hpp"
+#include "shapejit/runtime/moe_launch.hpp"
 
 #include <string>
 
+#include "moe/row_tile.cuh"
 #include "moe_checks.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/runtime.hpp"
@@ -13,6 +15,10 @@ namespace shapejit::runtime {
 namespace {
 
 using jit::KernelSpec;
+
+// The proven kernels' fixed launch: one row a block, 16 columns a thread.
+constexpr int kProvenCols = 16;
+constexpr int kProvenRows = 1;
 
 KernelSpec moe_spec(const DeviceInfo& target, std::string_view kernel, const jit::NamedValues& values) {
   return jit::find_kernel_definition("moe", kernel)
@@ -35,27 +41,91 @@ KernelSpec route_layout_spec(const MoeConfig& c, const DeviceInfo& t) {
                    {"MASKED", masked}});
 }
 
-KernelSpec dispatch_spec(const MoeConfig& c, const DeviceInfo& t) {
-  return moe_spec(t, "moe_dispatch_fp8",
-                  {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}, {"SCALE_M_MAJOR", true}});
+// The step's kernel: the proven one, or the tiled one with the launch shape as parameters.
+const char* step_kernel(MoeStep step, bool tiled) {
+  static constexpr const char* kKernels[3][2] = {{"moe_dispatch_fp8", "moe_dispatch_fp8_tiled"},
+                                                 {"moe_swiglu_fp8", "moe_swiglu_fp8_tiled"},
+                                                 {"moe_combine", "moe_combine_tiled"}};
+  return kKernels[static_cast<int>(step)][tiled ? 1 : 0];
 }
 
-KernelSpec swiglu_spec(const MoeConfig& c, const DeviceInfo& t) {
-  return moe_spec(t, "moe_swiglu_fp8", {{"INTERMEDIATE", c.intermediate}, {"SCALE_M_MAJOR", true}});
-}
-
-KernelSpec combine_spec(const MoeConfig& c, const DeviceInfo& t) {
-  return moe_spec(t, "moe_combine", {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}});
+KernelSpec step_spec(MoeStep step, const MoeConfig& c, const MoeLaunch& l, const DeviceInfo& t) {
+  jit::NamedValues v;
+  switch (step) {
+    case MoeStep::dispatch:
+      v = {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}, {"SCALE_M_MAJOR", true}};
+      break;
+    case MoeStep::swiglu:
+      v = {{"INTERMEDIATE", c.intermediate}, {"SCALE_M_MAJOR", true}};
+      break;
+    case MoeStep::combine:
+      v = {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}};
+      break;
+  }
+  const char* kernel = step_kernel(step, l.tiled);
+  if (!l.tiled) {
+    if (l.cols_per_thread != kProvenCols || l.rows_per_block != kProvenRows)
+      fail(Errc::invalid_argument, std::string(kernel) + " has the fixed launch shape " +
+                                       to_string(MoeLaunch{}) + "; " + to_string(l) +
+                                       " needs the tiled kernel");
+    return moe_spec(t, kernel, v);
+  }
+  v.emplace_back("COLS_PER_THREAD", l.cols_per_thread);
+  v.emplace_back("ROWS_PER_BLOCK", l.rows_per_block);
+  return moe_spec(t, kernel, v);
 }
 
 const void* as_ptr(CUdeviceptr p) { return reinterpret_cast<const void*>(p); }
 
 }  // namespace
 
+std::string to_string(const MoeLaunch& l) {
+  return std::string(l.tiled ? "tiled " : "proven ") + std::to_string(l.cols_per_thread) + "x" +
+         std::to_string(l.rows_per_block);
+}
+
+int moe_step_width(MoeStep step, const MoeConfig& config) {
+  return step == MoeStep::swiglu ? config.intermediate : config.hidden;
+}
+
+KernelSpec moe_step_spec(MoeStep step, const MoeConfig& config, const MoeLaunch& launch,
+                         const DeviceInfo& target) {
+  validate(config);
+  return step_spec(step, config, launch, target);
+}
+
+int moe_step_threads(MoeStep step, const MoeConfig& config, const MoeLaunch& launch) {
+  return kernels::moe_tile_threads(moe_step_width(step, config), launch.cols_per_thread,
+                                   launch.rows_per_block);
+}
+
+int moe_step_blocks(const MoeLaunch& launch, int rows) {
+  return (rows + launch.rows_per_block - 1) / launch.rows_per_block;
+}
+
+std::vector<MoeLaunch> moe_step_launches(MoeStep step, const MoeConfig& config) {
+  validate(config);
+  std::vector<MoeLaunch> out{MoeLaunch{}};
+  const DeviceInfo any;
+  const jit::KernelDefinition& tiled = jit::find_kernel_definition("moe", step_kernel(step, true));
+  for (long long cols : tiled.find("COLS_PER_THREAD")->values())
+    for (long long rows : tiled.find("ROWS_PER_BLOCK")->values()) {
+      const MoeLaunch l{true, static_cast<int>(cols), static_cast<int>(rows)};
+      try {
+        step_spec(step, config, l, any);
+      } catch (const Error&) {
+        continue;   // a shape the definition's rules refuse for this width
+      }
+      out.push_back(l);
+    }
+  return out;
+}
+
 std::vector<jit::KernelSpec> moe_kernel_specs(const MoeConfig& config, const DeviceInfo& target) {
   validate(config);
   return {route_count_spec(config, target), route_layout_spec(config, target),
-          dispatch_spec(config, target), swiglu_spec(config, target), combine_spec(config, target)};
+          step_spec(MoeStep::dispatch, config, {}, target), step_spec(MoeStep::swiglu, config, {}, target),
+          step_spec(MoeStep::combine, config, {}, target)};
 }
 
 void moe_route(const MoeConfig& c, int num_tokens, CUdeviceptr topk_idx, const MoeRouting& r,
@@ -74,35 +144,62 @@ void moe_route(const MoeConfig& c, int num_tokens, CUdeviceptr topk_idx, const M
                 as_ptr(r.row_to_token), as_ptr(r.token_slot));
 }
 
+void moe_dispatch(const MoeConfig& c, const MoeLaunch& l, int num_tokens, CUdeviceptr x,
+                  const MoeRouting& r, const MoeFp8Rows& xq, CUstream stream, Runtime& runtime) {
+  moe_detail::check_dispatch(c, num_tokens, x, r, xq);
+  // An empty call launches nothing, but a launch shape the definition refuses is still an error.
+  if (num_tokens == 0) {
+    step_spec(MoeStep::dispatch, c, l, DeviceInfo{});
+    return;
+  }
+  const KernelSpec spec = step_spec(MoeStep::dispatch, c, l, current_device());
+  launch_1d(runtime, spec, moe_step_blocks(l, num_tokens), moe_step_threads(MoeStep::dispatch, c, l),
+            stream, as_ptr(x), num_tokens, as_ptr(r.token_slot), as_ptr(xq.data), as_ptr(xq.scales),
+            static_cast<int>(xq.scale_stride));
+}
+
 void moe_dispatch(const MoeConfig& c, int num_tokens, CUdeviceptr x, const MoeRouting& r,
                   const MoeFp8Rows& xq, CUstream stream, Runtime& runtime) {
-  moe_detail::check_dispatch(c, num_tokens, x, r, xq);
-  if (num_tokens == 0) return;
-  const DeviceInfo& dev = current_device();
-  launch_1d(runtime, dispatch_spec(c, dev), num_tokens, c.hidden / 16, stream, as_ptr(x),
-                num_tokens, as_ptr(r.token_slot), as_ptr(xq.data), as_ptr(xq.scales),
-                static_cast<int>(xq.scale_stride));
+  moe_dispatch(c, MoeLaunch{}, num_tokens, x, r, xq, stream, runtime);
+}
+
+void moe_swiglu(const MoeConfig& c, const MoeLaunch& l, int num_tokens, CUdeviceptr h,
+                const MoeRouting& r, const MoeFp8Rows& aq, CUstream stream, Runtime& runtime) {
+  moe_detail::check_swiglu(c, num_tokens, h, r, aq);
+  // An empty call launches nothing, but a launch shape the definition refuses is still an error.
+  if (num_tokens == 0) {
+    step_spec(MoeStep::swiglu, c, l, DeviceInfo{});
+    return;
+  }
+  const KernelSpec spec = step_spec(MoeStep::swiglu, c, l, current_device());
+  const int num_rows = static_cast<int>(moe_num_rows(c, num_tokens));
+  launch_1d(runtime, spec, moe_step_blocks(l, num_rows), moe_step_threads(MoeStep::swiglu, c, l),
+            stream, as_ptr(h), as_ptr(r.row_to_token), num_rows, as_ptr(aq.data), as_ptr(aq.scales),
+            static_cast<int>(aq.scale_stride));
 }
 
 void moe_swiglu(const MoeConfig& c, int num_tokens, CUdeviceptr h, const MoeRouting& r,
                 const MoeFp8Rows& aq, CUstream stream, Runtime& runtime) {
-  moe_detail::check_swiglu(c, num_tokens, h, r, aq);
-  if (num_tokens == 0) return;
-  const DeviceInfo& dev = current_device();
-  const int num_rows = static_cast<int>(moe_num_rows(c, num_tokens));
-  launch_1d(runtime, swiglu_spec(c, dev), num_rows, c.intermediate / 16, stream, as_ptr(h),
-                as_ptr(r.row_to_token), num_rows, as_ptr(aq.data), as_ptr(aq.scales),
-                static_cast<int>(aq.scale_stride));
+  moe_swiglu(c, MoeLaunch{}, num_tokens, h, r, aq, stream, runtime);
+}
+
+void moe_combine(const MoeConfig& c, const MoeLaunch& l, int num_tokens, CUdeviceptr y,
+                 const MoeRouting& r, CUdeviceptr topk_weights, CUdeviceptr out, CUstream stream,
+                 Runtime& runtime) {
+  moe_detail::check_combine(c, num_tokens, y, r, topk_weights, out);
+  // An empty call launches nothing, but a launch shape the definition refuses is still an error.
+  if (num_tokens == 0) {
+    step_spec(MoeStep::combine, c, l, DeviceInfo{});
+    return;
+  }
+  const KernelSpec spec = step_spec(MoeStep::combine, c, l, current_device());
+  launch_1d(runtime, spec, moe_step_blocks(l, num_tokens), moe_step_threads(MoeStep::combine, c, l),
+            stream, as_ptr(y), as_ptr(r.token_slot), as_ptr(topk_weights), num_tokens, as_ptr(out));
 }
 
 void moe_combine(const MoeConfig& c, int num_tokens, CUdeviceptr y, const MoeRouting& r,
-                 CUdeviceptr topk_weights, CUdeviceptr out, CUstream stream,
-                 Runtime& runtime) {
-  moe_detail::check_combine(c, num_tokens, y, r, topk_weights, out);
-  if (num_tokens == 0) return;
-  const DeviceInfo& dev = current_device();
-  launch_1d(runtime, combine_spec(c, dev), num_tokens, c.hidden / 16, stream, as_ptr(y),
-                as_ptr(r.token_slot), as_ptr(topk_weights), num_tokens, as_ptr(out));
+                 CUdeviceptr topk_weights, CUdeviceptr out, CUstream stream, Runtime& runtime) {
+  moe_combine(c, MoeLaunch{}, num_tokens, y, r, topk_weights, out, stream, runtime);
 }
 
 void moe_layer(const MoeConfig& c, int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx,

@@ -76,12 +76,16 @@ std::vector<nlohmann::json> moe_deepseek_v3_shapes() {
 
 }  // namespace
 
+std::vector<OpFamily> moe_step_op_families();   // moe_step_ops.cpp
+
 std::vector<OpFamily> moe_op_families() {
-  return {{kOp,
+  std::vector<OpFamily> families = {{kOp,
            "MoE layer on one GPU: routing, FP8 dispatch, grouped GEMMs, SwiGLU, combine (fields: "
            "hidden, intermediate, num_experts, top_k, expert_begin=0, layout=contiguous|masked, "
            "align_m=128, max_tokens_per_expert, num_tokens=128/4096/16384)",
            moe_specs, moe_deepseek_v3_shapes}};
+  for (OpFamily& f : moe_step_op_families()) families.push_back(f);
+  return families;
 }
 
 }  // namespace shapejit::runtime

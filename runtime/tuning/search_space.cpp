@@ -3,6 +3,7 @@
 
 #include "gemm_tuning.hpp"
 #include "mla_tuning.hpp"
+#include "moe_tuning.hpp"
 #include "space_sms.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/op_registry.hpp"
@@ -13,11 +14,15 @@ namespace shapejit::runtime::tuning {
 std::vector<TunableOp> tunable_ops() {
   constexpr const char* kGemm =
       "BLOCK_M, BLOCK_N, stages, multicast and its operand, output swizzle, SMs used";
+  constexpr const char* kMoe = "launch shape: columns a thread and rows (tokens) a block";
   return {{"gemm_fp8", kGemm},
           {"gemm_bf16", kGemm},
           {"gemm_fp8_grouped_contiguous", kGemm},
           {"gemm_fp8_grouped_masked", kGemm},
-          {"mla_decode", "split kernel load path (cp.async or TMA) and SMs used (the scheduler's partitions)"}};
+          {"mla_decode", "split kernel load path (cp.async or TMA) and SMs used (the scheduler's partitions)"},
+          {"moe_dispatch", kMoe},
+          {"moe_swiglu", kMoe},
+          {"moe_combine", kMoe}};
 }
 
 bool is_tunable(std::string_view op) {
@@ -54,6 +59,7 @@ SearchSpace search_space(const std::string& op, const std::string& shape_json, c
                          const SpaceOptions& options) {
   if (detail::is_gemm_op(op)) return detail::gemm_search_space(op, shape_json, target, options);
   if (detail::is_mla_op(op)) return detail::mla_search_space(shape_json, target, options);
+  if (detail::is_moe_op(op)) return detail::moe_search_space(op, shape_json, target, options);
   not_tunable(op);
 }
 

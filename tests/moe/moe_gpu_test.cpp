@@ -13,6 +13,7 @@
 #include "shapejit/runtime/driver_api.hpp"
 #include "shapejit/runtime/host_numerics.hpp"
 #include "shapejit/runtime/moe.hpp"
+#include "shapejit/runtime/moe_launch.hpp"
 #include "shapejit/runtime/quant.hpp"
 #include "support/gpu_test.hpp"
 
@@ -153,32 +154,35 @@ TEST(MoeGpu, DispatchQuantizesEachTokenOnceIntoItsRows) {
   DeviceBuffer dx = to_device(x);
   const std::int64_t rows = moe_num_rows(c, T), stride = moe_scale_stride(c, T);
   DeviceBuffer q(rows * c.hidden), s(c.hidden / 128 * stride * 4);
-  q.fill_bytes(0xFF);   // E4M3 NaN
-  s.fill_bytes(0xFF);   // FP32 NaN
-  moe_dispatch(c, T, dx.ptr(), r.view, {q.ptr(), s.ptr(), stride});
-  SHAPEJIT_CU(driver().cuCtxSynchronize());
-  const auto gq = q.download<std::uint8_t>(rows * c.hidden);
-  const auto gs = s.download<float>(c.hidden / 128 * stride);
-
   std::vector<std::uint8_t> hq(static_cast<std::size_t>(T) * c.hidden);
   std::vector<float> hs(static_cast<std::size_t>(T) * c.hidden / 128);
   quantize_fp8_per_token_group_reference(x.data(), hq.data(), hs.data(), T, c.hidden, 128,
                                          ScaleLayout::row_major);
-  int routed_rows = 0;
-  for (std::int64_t row = 0; row < rows; ++row) {
-    const int t = ref.row_to_token[row];
-    if (t < 0) {   // padding / unused rows are never written
-      ASSERT_EQ(gq[row * c.hidden], 0xFF) << "row " << row;
-      continue;
+  // The proven launch, then every tiled shape the definition allows: all bit-identical.
+  for (const MoeLaunch& l : moe_step_launches(MoeStep::dispatch, c)) {
+    SCOPED_TRACE(to_string(l));
+    q.fill_bytes(0xFF);   // E4M3 NaN
+    s.fill_bytes(0xFF);   // FP32 NaN
+    moe_dispatch(c, l, T, dx.ptr(), r.view, {q.ptr(), s.ptr(), stride});
+    SHAPEJIT_CU(driver().cuCtxSynchronize());
+    const auto gq = q.download<std::uint8_t>(rows * c.hidden);
+    const auto gs = s.download<float>(c.hidden / 128 * stride);
+    int routed_rows = 0;
+    for (std::int64_t row = 0; row < rows; ++row) {
+      const int t = ref.row_to_token[row];
+      if (t < 0) {   // padding / unused rows are never written
+        ASSERT_EQ(gq[row * c.hidden], 0xFF) << "row " << row;
+        continue;
+      }
+      ++routed_rows;
+      ASSERT_EQ(std::memcmp(&gq[row * c.hidden], &hq[static_cast<std::size_t>(t) * c.hidden], c.hidden), 0)
+          << "FP8 row " << row << " (token " << t << ")";
+      for (int g = 0; g < c.hidden / 128; ++g)
+        ASSERT_EQ(gs[g * stride + row], hs[static_cast<std::size_t>(t) * (c.hidden / 128) + g])
+            << "scale row " << row << " group " << g;
     }
-    ++routed_rows;
-    ASSERT_EQ(std::memcmp(&gq[row * c.hidden], &hq[static_cast<std::size_t>(t) * c.hidden], c.hidden), 0)
-        << "FP8 row " << row << " (token " << t << ")";
-    for (int g = 0; g < c.hidden / 128; ++g)
-      ASSERT_EQ(gs[g * stride + row], hs[static_cast<std::size_t>(t) * (c.hidden / 128) + g])
-          << "scale row " << row << " group " << g;
+    EXPECT_GT(routed_rows, T);   // most tokens have several local experts
   }
-  EXPECT_GT(routed_rows, T);   // most tokens have several local experts
 }
 
 TEST(MoeGpu, SwigluQuantizesSiluGateTimesUp) {
@@ -197,38 +201,52 @@ TEST(MoeGpu, SwigluQuantizesSiluGateTimesUp) {
   const int I = c.intermediate;
   const auto h = random_bf16(rows * 2 * I, rng, 3.0f);
   DeviceBuffer dh = to_device(h);
+  std::vector<std::uint8_t> proven_q;   // the proven launch's result (it comes first)
+  std::vector<float> proven_s;
   DeviceBuffer q(rows * I), s(I / 128 * stride * 4);
-  q.fill_bytes(0xFF);
-  s.fill_bytes(0xFF);
-  moe_swiglu(c, T, dh.ptr(), r.view, {q.ptr(), s.ptr(), stride});
-  SHAPEJIT_CU(driver().cuCtxSynchronize());
-  const auto gq = q.download<std::uint8_t>(rows * I);
-  const auto gs = s.download<float>(I / 128 * stride);
+  for (const MoeLaunch& l : moe_step_launches(MoeStep::swiglu, c)) {
+    SCOPED_TRACE(to_string(l));
+    q.fill_bytes(0xFF);
+    s.fill_bytes(0xFF);
+    moe_swiglu(c, l, T, dh.ptr(), r.view, {q.ptr(), s.ptr(), stride});
+    SHAPEJIT_CU(driver().cuCtxSynchronize());
+    const auto gq = q.download<std::uint8_t>(rows * I);
+    const auto gs = s.download<float>(I / 128 * stride);
 
-  std::vector<double> got, want;
-  for (std::int64_t row = 0; row < rows; ++row) {
-    if (ref.row_to_token[row] < 0) {
-      ASSERT_EQ(gq[row * I], 0xFF) << "skipped row " << row << " was written";
-      continue;
-    }
-    for (int g = 0; g < I / 128; ++g) {
-      const float scale = gs[g * stride + row];
-      double amax = 0;
-      for (int i = g * 128; i < (g + 1) * 128; ++i) {
-        const double gate = bf16_to_float(h[row * 2 * I + i]), up = bf16_to_float(h[row * 2 * I + I + i]);
-        const double v = gate / (1 + std::exp(-gate)) * up;
-        amax = std::max(amax, std::fabs(v));
-        want.push_back(v);
-        got.push_back(static_cast<double>(e4m3_to_float(gq[row * I + i])) * scale);
+    std::vector<double> got, want;
+    for (std::int64_t row = 0; row < rows; ++row) {
+      if (ref.row_to_token[row] < 0) {
+        ASSERT_EQ(gq[row * I], 0xFF) << "skipped row " << row << " was written";
+        continue;
       }
-      // The scale is max(amax, 1e-4) / 448 of the FP32 values: relative error of FP32 SwiGLU.
-      ASSERT_NEAR(scale, std::max(amax, 1e-4) / 448.0, 1e-5 * scale) << "row " << row << " group " << g;
+      for (int g = 0; g < I / 128; ++g) {
+        const float scale = gs[g * stride + row];
+        double amax = 0;
+        for (int i = g * 128; i < (g + 1) * 128; ++i) {
+          const double gate = bf16_to_float(h[row * 2 * I + i]), up = bf16_to_float(h[row * 2 * I + I + i]);
+          const double v = gate / (1 + std::exp(-gate)) * up;
+          amax = std::max(amax, std::fabs(v));
+          want.push_back(v);
+          got.push_back(static_cast<double>(e4m3_to_float(gq[row * I + i])) * scale);
+        }
+        // The scale is max(amax, 1e-4) / 448 of the FP32 values: relative error of FP32 SwiGLU.
+        ASSERT_NEAR(scale, std::max(amax, 1e-4) / 448.0, 1e-5 * scale) << "row " << row << " group " << g;
+      }
+    }
+    // FP8 E4M3 rounding alone gives ~2.5e-4 on Gaussian-like data; 1e-3 is the FP8 bound.
+    const double diff = calc_diff(got, want);
+    EXPECT_LT(diff, 1e-3);
+    EXPECT_GT(diff, 0.0);
+    // Every tiled shape computes the same FP32 values in the same order as the proven kernel:
+    // its FP8 bytes and scales are identical, not just close.
+    if (!l.tiled) {
+      proven_q = gq;
+      proven_s = gs;
+    } else {
+      EXPECT_TRUE(gq == proven_q) << "FP8 bytes differ from the proven kernel's";
+      EXPECT_TRUE(gs == proven_s) << "scales differ from the proven kernel's";
     }
   }
-  // FP8 E4M3 rounding alone gives ~2.5e-4 on Gaussian-like data; 1e-3 is the FP8 bound.
-  const double diff = calc_diff(got, want);
-  EXPECT_LT(diff, 1e-3);
-  EXPECT_GT(diff, 0.0);
 }
 
 TEST(MoeGpu, CombineSumsWeightedRowsInFp32) {
@@ -249,26 +267,35 @@ TEST(MoeGpu, CombineSumsWeightedRowsInFp32) {
   std::vector<float> w(static_cast<std::size_t>(T) * c.top_k);
   for (auto& v : w) v = wd(rng);
   DeviceBuffer dy = to_device(y), dw = to_device(w), out(static_cast<std::size_t>(T) * c.hidden * 2);
-  out.fill_bytes(0xFF);   // BF16 NaN
-  moe_combine(c, T, dy.ptr(), r.view, dw.ptr(), out.ptr());
-  SHAPEJIT_CU(driver().cuCtxSynchronize());
-  const auto go = out.download<std::uint16_t>(static_cast<std::size_t>(T) * c.hidden);
+  std::vector<std::uint16_t> proven;   // the proven launch's result (it comes first)
+  for (const MoeLaunch& l : moe_step_launches(MoeStep::combine, c)) {
+    SCOPED_TRACE(to_string(l));
+    out.fill_bytes(0xFF);   // BF16 NaN
+    moe_combine(c, l, T, dy.ptr(), r.view, dw.ptr(), out.ptr());
+    SHAPEJIT_CU(driver().cuCtxSynchronize());
+    const auto go = out.download<std::uint16_t>(static_cast<std::size_t>(T) * c.hidden);
 
-  std::vector<double> got, want;
-  for (int t = 0; t < T; ++t)
-    for (int col = 0; col < c.hidden; ++col) {
-      double acc = 0;
-      for (int j = 0; j < c.top_k; ++j) {
-        const int row = ref.token_slot[t * c.top_k + j];
-        if (row >= 0) acc += static_cast<double>(w[t * c.top_k + j]) * bf16_to_float(y[row * c.hidden + col]);
+    std::vector<double> got, want;
+    for (int t = 0; t < T; ++t)
+      for (int col = 0; col < c.hidden; ++col) {
+        double acc = 0;
+        for (int j = 0; j < c.top_k; ++j) {
+          const int row = ref.token_slot[t * c.top_k + j];
+          if (row >= 0) acc += static_cast<double>(w[t * c.top_k + j]) * bf16_to_float(y[row * c.hidden + col]);
+        }
+        const double g = bf16_to_float(go[static_cast<std::size_t>(t) * c.hidden + col]);
+        // One BF16 rounding of an FP32 sum of <= 8 terms: <= 2^-8 relative, plus FP32 slack.
+        ASSERT_NEAR(g, acc, std::ldexp(std::fabs(acc), -8) + 1e-6) << "token " << t << " col " << col;
+        got.push_back(g);
+        want.push_back(acc);
       }
-      const double g = bf16_to_float(go[static_cast<std::size_t>(t) * c.hidden + col]);
-      // One BF16 rounding of an FP32 sum of <= 8 terms: <= 2^-8 relative, plus FP32 slack.
-      ASSERT_NEAR(g, acc, std::ldexp(std::fabs(acc), -8) + 1e-6) << "token " << t << " col " << col;
-      got.push_back(g);
-      want.push_back(acc);
-    }
-  EXPECT_LT(calc_diff(got, want), 1e-5);
+    EXPECT_LT(calc_diff(got, want), 1e-5);
+    // Same FP32 sum in the same j order and one BF16 rounding: bit-identical to the proven kernel.
+    if (!l.tiled)
+      proven = go;
+    else
+      EXPECT_TRUE(go == proven) << "output differs from the proven kernel's";
+  }
 }
 
 TEST(MoeGpu, WholeLayerMatchesFloat64Reference) {
