@@ -3,7 +3,10 @@
 #include "shapejit/runtime/moe.hpp"
 #include "shapejit/runtime/moe_launch.hpp"
 
+#include <optional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "moe/row_tile.cuh"
 #include "moe_checks.hpp"
@@ -41,14 +44,6 @@ KernelSpec route_layout_spec(const MoeConfig& c, const DeviceInfo& t) {
                    {"MASKED", masked}});
 }
 
-// The step's kernel: the proven one, or the tiled one with the launch shape as parameters.
-const char* step_kernel(MoeStep step, bool tiled) {
-  static constexpr const char* kKernels[3][2] = {{"moe_dispatch_fp8", "moe_dispatch_fp8_tiled"},
-                                                 {"moe_swiglu_fp8", "moe_swiglu_fp8_tiled"},
-                                                 {"moe_combine", "moe_combine_tiled"}};
-  return kKernels[static_cast<int>(step)][tiled ? 1 : 0];
-}
-
 KernelSpec step_spec(MoeStep step, const MoeConfig& c, const MoeLaunch& l, const DeviceInfo& t) {
   jit::NamedValues v;
   switch (step) {
@@ -62,7 +57,7 @@ KernelSpec step_spec(MoeStep step, const MoeConfig& c, const MoeLaunch& l, const
       v = {{"HIDDEN", c.hidden}, {"TOP_K", c.top_k}};
       break;
   }
-  const char* kernel = step_kernel(step, l.tiled);
+  const char* kernel = moe_step_kernel(step, l.tiled);
   if (!l.tiled) {
     if (l.cols_per_thread != kProvenCols || l.rows_per_block != kProvenRows)
       fail(Errc::invalid_argument, std::string(kernel) + " has the fixed launch shape " +
@@ -78,6 +73,42 @@ KernelSpec step_spec(MoeStep step, const MoeConfig& c, const MoeLaunch& l, const
 const void* as_ptr(CUdeviceptr p) { return reinterpret_cast<const void*>(p); }
 
 }  // namespace
+
+// The step's kernel: the proven one, or the tiled one with the launch shape as parameters.
+const char* moe_step_kernel(MoeStep step, bool tiled) {
+  static constexpr const char* kKernels[3][2] = {{"moe_dispatch_fp8", "moe_dispatch_fp8_tiled"},
+                                                 {"moe_swiglu_fp8", "moe_swiglu_fp8_tiled"},
+                                                 {"moe_combine", "moe_combine_tiled"}};
+  return kKernels[static_cast<int>(step)][tiled ? 1 : 0];
+}
+
+std::optional<MoeLaunch> moe_launch_of(const std::string& config_json) {
+  try {
+    const nlohmann::json j = nlohmann::json::parse(config_json);
+    const std::string kernel = j.at("kernel").get<std::string>();
+    if (kernel != "proven" && kernel != "tiled") return std::nullopt;
+    return MoeLaunch{kernel == "tiled", j.at("COLS_PER_THREAD").get<int>(), j.at("ROWS_PER_BLOCK").get<int>()};
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+MoeLaunch moe_tuned_launch(MoeStep step, const MoeConfig& config, int rows, const DeviceInfo& device,
+                           const TunedConfigs* tuned) {
+  const char* op = moe_step_op(step);
+  if (tuned == nullptr || rows < 1 || !tuned->has(op)) return {};
+  const std::optional<cache::TuningRecord> r =
+      tuned->find(op, moe_step_shape_json({step, config, rows}).dump(), device);
+  if (!r) return {};
+  const std::optional<MoeLaunch> l = moe_launch_of(r->config_json);
+  if (!l) return {};
+  try {
+    step_spec(step, config, *l, device);   // a shape this config's definition refuses: not used
+  } catch (const Error&) {
+    return {};
+  }
+  return *l;
+}
 
 std::string to_string(const MoeLaunch& l) {
   return std::string(l.tiled ? "tiled " : "proven ") + std::to_string(l.cols_per_thread) + "x" +
@@ -107,7 +138,7 @@ std::vector<MoeLaunch> moe_step_launches(MoeStep step, const MoeConfig& config) 
   validate(config);
   std::vector<MoeLaunch> out{MoeLaunch{}};
   const DeviceInfo any;
-  const jit::KernelDefinition& tiled = jit::find_kernel_definition("moe", step_kernel(step, true));
+  const jit::KernelDefinition& tiled = jit::find_kernel_definition("moe", moe_step_kernel(step, true));
   for (long long cols : tiled.find("COLS_PER_THREAD")->values())
     for (long long rows : tiled.find("ROWS_PER_BLOCK")->values()) {
       const MoeLaunch l{true, static_cast<int>(cols), static_cast<int>(rows)};
@@ -160,7 +191,12 @@ void moe_dispatch(const MoeConfig& c, const MoeLaunch& l, int num_tokens, CUdevi
 
 void moe_dispatch(const MoeConfig& c, int num_tokens, CUdeviceptr x, const MoeRouting& r,
                   const MoeFp8Rows& xq, CUstream stream, Runtime& runtime) {
-  moe_dispatch(c, MoeLaunch{}, num_tokens, x, r, xq, stream, runtime);
+  moe_detail::check_dispatch(c, num_tokens, x, r, xq);
+  if (num_tokens == 0) return;
+  // The runtime's winner for this row bucket on this device and SM limit, else the proven launch.
+  const MoeLaunch l =
+      moe_tuned_launch(MoeStep::dispatch, c, num_tokens, runtime.target(current_device()), runtime.tuned_configs());
+  moe_dispatch(c, l, num_tokens, x, r, xq, stream, runtime);
 }
 
 void moe_swiglu(const MoeConfig& c, const MoeLaunch& l, int num_tokens, CUdeviceptr h,
@@ -180,7 +216,12 @@ void moe_swiglu(const MoeConfig& c, const MoeLaunch& l, int num_tokens, CUdevice
 
 void moe_swiglu(const MoeConfig& c, int num_tokens, CUdeviceptr h, const MoeRouting& r,
                 const MoeFp8Rows& aq, CUstream stream, Runtime& runtime) {
-  moe_swiglu(c, MoeLaunch{}, num_tokens, h, r, aq, stream, runtime);
+  moe_detail::check_swiglu(c, num_tokens, h, r, aq);
+  if (num_tokens == 0) return;
+  const int num_rows = static_cast<int>(moe_num_rows(c, num_tokens));
+  const MoeLaunch l =
+      moe_tuned_launch(MoeStep::swiglu, c, num_rows, runtime.target(current_device()), runtime.tuned_configs());
+  moe_swiglu(c, l, num_tokens, h, r, aq, stream, runtime);
 }
 
 void moe_combine(const MoeConfig& c, const MoeLaunch& l, int num_tokens, CUdeviceptr y,
@@ -199,7 +240,11 @@ void moe_combine(const MoeConfig& c, const MoeLaunch& l, int num_tokens, CUdevic
 
 void moe_combine(const MoeConfig& c, int num_tokens, CUdeviceptr y, const MoeRouting& r,
                  CUdeviceptr topk_weights, CUdeviceptr out, CUstream stream, Runtime& runtime) {
-  moe_combine(c, MoeLaunch{}, num_tokens, y, r, topk_weights, out, stream, runtime);
+  moe_detail::check_combine(c, num_tokens, y, r, topk_weights, out);
+  if (num_tokens == 0) return;
+  const MoeLaunch l =
+      moe_tuned_launch(MoeStep::combine, c, num_tokens, runtime.target(current_device()), runtime.tuned_configs());
+  moe_combine(c, l, num_tokens, y, r, topk_weights, out, stream, runtime);
 }
 
 void moe_layer(const MoeConfig& c, int num_tokens, CUdeviceptr x, CUdeviceptr topk_idx,

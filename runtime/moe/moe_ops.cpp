@@ -3,6 +3,7 @@
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/moe.hpp"
+#include "shapejit/runtime/moe_launch.hpp"
 #include "shapejit/runtime/op_shape.hpp"
 #include "shapejit/runtime/tuned_configs.hpp"
 
@@ -47,13 +48,20 @@ std::vector<jit::KernelSpec> moe_specs(const nlohmann::json& shape, const Device
   std::vector<jit::KernelSpec> specs = moe_kernel_specs(c, target);
   std::vector<int> token_counts = {128, 4096, 16384};
   if (f.has("num_tokens")) token_counts = {f.integer("num_tokens", 1, kMaxInt)};
+  auto add = [&](jit::KernelSpec s) {
+    bool seen = false;
+    for (const auto& have : specs) seen |= have == s;
+    if (!seen) specs.push_back(std::move(s));
+  };
   for (int t : token_counts) {
     if (t <= 0) continue;
-    for (auto& s : moe_grouped_gemm_specs(c, t, target, gemm_lookup(tuned))) {
-      bool seen = false;
-      for (const auto& have : specs) seen |= have == s;
-      if (!seen) specs.push_back(std::move(s));
-    }
+    for (auto& s : moe_grouped_gemm_specs(c, t, target, gemm_lookup(tuned))) add(std::move(s));
+    // Launch-shape winners of dispatch, SwiGLU and combine at this token count (none: the
+    // proven kernels above).
+    add(moe_step_spec(MoeStep::dispatch, c, moe_tuned_launch(MoeStep::dispatch, c, t, target, tuned), target));
+    const int rows = static_cast<int>(moe_num_rows(c, t));
+    add(moe_step_spec(MoeStep::swiglu, c, moe_tuned_launch(MoeStep::swiglu, c, rows, target, tuned), target));
+    add(moe_step_spec(MoeStep::combine, c, moe_tuned_launch(MoeStep::combine, c, t, target, tuned), target));
   }
   return specs;
 }

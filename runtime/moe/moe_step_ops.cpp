@@ -27,11 +27,12 @@ MoeStep step_of(const std::string& op) {
 
 template <MoeStep kStep>
 std::vector<jit::KernelSpec> step_specs(const nlohmann::json& entry, const DeviceInfo& target,
-                                        const TunedConfigs*) {
+                                        const TunedConfigs* tuned) {
   const MoeStepShape s = moe_step_shape(entry);
   if (s.step != kStep)
     fail(Errc::invalid_argument, std::string("op ") + moe_step_op(kStep) + ": the entry is for " + moe_step_op(s.step));
-  return {moe_step_spec(kStep, s.config, MoeLaunch{}, target)};
+  // What a call of this shape loads: the winner when `tuned` holds one, else the proven kernel.
+  return {moe_step_spec(kStep, s.config, moe_tuned_launch(kStep, s.config, s.rows, target, tuned), target)};
 }
 
 template <MoeStep kStep>

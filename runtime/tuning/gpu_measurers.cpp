@@ -11,6 +11,7 @@ const std::vector<detail::GpuMeasurerFamily>& detail::gpu_measurer_families() {
        {"gemm_fp8", "gemm_bf16", "gemm_fp8_grouped_contiguous", "gemm_fp8_grouped_masked"},
        make_gemm_gpu_measurer},
       {"mla", {"mla_decode"}, make_mla_gpu_measurer},
+      {"moe", {"moe_dispatch", "moe_swiglu", "moe_combine"}, make_moe_gpu_measurer},
   };
   return families;
 }

@@ -32,5 +32,7 @@ const std::vector<GpuMeasurerFamily>& gpu_measurer_families();
 std::unique_ptr<Measurer> make_gemm_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options, GpuTimer& timer);
 // mla_gpu_measurer.cpp
 std::unique_ptr<Measurer> make_mla_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options, GpuTimer& timer);
+// moe_gpu_measurer.cpp
+std::unique_ptr<Measurer> make_moe_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options, GpuTimer& timer);
 
 }  // namespace shapejit::runtime::tuning::detail

@@ -54,6 +54,24 @@ double bytes_moved(const MoeStepShape& s) {
 
 }  // namespace
 
+namespace {
+
+const jit::KernelDefinition& record_definition(MoeStep step, const nlohmann::json& config) {
+  return jit::find_kernel_definition("moe", moe_step_kernel(step, config.value("kernel", std::string()) == "tiled"));
+}
+
+}  // namespace
+
+const jit::KernelDefinition& moe_dispatch_record_definition(const nlohmann::json& config) {
+  return record_definition(MoeStep::dispatch, config);
+}
+const jit::KernelDefinition& moe_swiglu_record_definition(const nlohmann::json& config) {
+  return record_definition(MoeStep::swiglu, config);
+}
+const jit::KernelDefinition& moe_combine_record_definition(const nlohmann::json& config) {
+  return record_definition(MoeStep::combine, config);
+}
+
 bool is_moe_op(const std::string& op) {
   return op == moe_step_op(MoeStep::dispatch) || op == moe_step_op(MoeStep::swiglu) ||
          op == moe_step_op(MoeStep::combine);

@@ -11,6 +11,7 @@
 
 #include "gemm_tuning.hpp"
 #include "mla_tuning.hpp"
+#include "moe_tuning.hpp"
 #include "shapejit/jit/compiler.hpp"
 #include "shapejit/runtime/tuning_records.hpp"
 #include "shapejit/runtime/tuning_space.hpp"
@@ -41,6 +42,9 @@ constexpr std::pair<std::string_view, DefinitionOf> kRecordDefinitions[] = {
     {"gemm_fp8_grouped_contiguous", fp8_gemm},
     {"gemm_fp8_grouped_masked", fp8_gemm},
     {"mla_decode", detail::mla_record_definition},
+    {"moe_dispatch", detail::moe_dispatch_record_definition},
+    {"moe_swiglu", detail::moe_swiglu_record_definition},
+    {"moe_combine", detail::moe_combine_record_definition},
 };
 
 // The current version of the definition behind a record; nullopt: not an op this build tunes;

@@ -31,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kQuickRuns = 5;   // runs before a clearly losing candidate is stopped
 
 // TFLOPS for ops that count their FLOPs (GEMM), else GB/s of the bytes they move (MLA decode:
-// the KV cache of its timed workload).
+// the KV cache of its timed workload; the MoE steps: the minimum bytes one call moves).
 void set_throughput(cache::TuningRecord& r, const Candidate& c, double median_us) {
   if (median_us <= 0) return;
   if (c.flops > 0) {

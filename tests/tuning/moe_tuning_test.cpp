@@ -2,9 +2,11 @@
 // the tiled kernels' definitions with the proven launch first as the baseline, shapes the rules
 // refuse are counted by rule and never compiled, and a session compiles the candidates with
 // NVRTC and prunes with the compiler's reason. The session test injects the measuring step: it
-// checks the session's logic (what is recorded and chosen), not the speed of any kernel.
+// checks the session's logic (what is recorded and chosen), not the speed of any kernel. A winner
+// in a database changes the launch the front end picks; records that do not hold are ignored.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -13,6 +15,8 @@
 #include "shapejit/runtime/moe_launch.hpp"
 #include "shapejit/runtime/op_registry.hpp"
 #include "shapejit/runtime/runtime.hpp"
+#include "shapejit/runtime/tuned_configs.hpp"
+#include "shapejit/runtime/tuning_records.hpp"
 #include "tuning_test_util.hpp"
 
 using namespace shapejit;
@@ -181,6 +185,13 @@ TEST(MoeTuningSession, CompilesTheSpaceForRealPrunesWithReasonsAndPicksAWinner) 
     if (rec.status == cache::kTuningRejected) {
       EXPECT_NE(rec.reason.find("made wrong on purpose"), std::string::npos) << rec.reason;
     }
+    if (rec.status == cache::kTuningMeasured || rec.status == cache::kTuningWinner) {
+      // Memory bound: GB/s of the bytes one call moves (4096 tokens x 8 rows of 7168 BF16 read,
+      // their slots and weights, 4096 BF16 rows written).
+      EXPECT_EQ(rec.throughput_unit, "GB/s");
+      const double bytes = 4096.0 * (8 * 7168 * 2 + 8 * 8 + 7168 * 2);
+      EXPECT_NEAR(rec.throughput, bytes / (rec.time_us * 1e3), 1e-9 * rec.throughput);
+    }
     if (rec.status == cache::kTuningWinner) {
       // The fastest correct shape by the formula: 32 columns, 4 rows a block (91 us).
       EXPECT_EQ(nlohmann::json::parse(rec.config_json),
@@ -193,4 +204,103 @@ TEST(MoeTuningSession, CompilesTheSpaceForRealPrunesWithReasonsAndPicksAWinner) 
   EXPECT_EQ(statuses[cache::kTuningRejected], 1);
   EXPECT_EQ(statuses[cache::kTuningWinner], 1);
   EXPECT_EQ(statuses[cache::kTuningMeasured], 5) << "the baseline and the four correct tiled shapes";
+}
+
+namespace {
+
+// A combine winner for 4096-token buckets on the test target: 32 columns, 4 tokens a block.
+cache::TuningRecord combine_winner(const DeviceInfo& t, MoeLaunch l = {true, 32, 4}) {
+  cache::TuningRecord r;
+  r.key = "moe-combine-winner";
+  r.spec_family = "moe_combine";
+  r.shape_json = moe_step_shape_json({MoeStep::combine, MoeConfig{}, 4096}).dump();
+  r.config_json = nlohmann::json{{"kernel", l.tiled ? "tiled" : "proven"},
+                                 {"COLS_PER_THREAD", l.cols_per_thread},
+                                 {"ROWS_PER_BLOCK", l.rows_per_block}}
+                      .dump();
+  r.status = cache::kTuningWinner;
+  r.time_us = 90;
+  r.baseline_us = 100;
+  const TuningContext ctx = context_of(t);
+  r.device = ctx.device;
+  r.arch = ctx.arch;
+  r.num_sms = ctx.num_sms;
+  r.driver_version = ctx.driver_version;
+  r.nvrtc_version = ctx.nvrtc_version;
+  r.definition_version = definition_version(jit::find_kernel_definition("moe", moe_step_kernel(MoeStep::combine, l.tiled)));
+  return r;
+}
+
+}  // namespace
+
+// A winner in a runtime's database changes the launch (and so the spec) of the calls in its row
+// bucket; records off, another bucket, another context or a shape the definition refuses leave
+// exactly the proven launch.
+TEST(MoeTuningRecords, AWinnerChangesTheLaunchAndMismatchedRecordsAreIgnored) {
+  const auto dir = tuning_test::fresh_dir("moe-records");
+  const DeviceInfo t = tuning_test::target();
+  {
+    cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+    store.put_tuning(combine_winner(t));
+  }
+  RuntimeOptions on;
+  on.cache_path = dir / "k.db";
+  RuntimeOptions off = on;
+  off.use_tuning_records = false;
+  Runtime rt(on), rt_off(off);
+  ASSERT_NE(rt.tuned_configs(), nullptr);
+  const MoeConfig c;
+  const MoeLaunch tuned{true, 32, 4};
+  EXPECT_EQ(moe_tuned_launch(MoeStep::combine, c, 3000, t, rt.tuned_configs()), tuned) << "3000 tokens: bucket 4096";
+  EXPECT_EQ(moe_tuned_launch(MoeStep::combine, c, 3000, t, rt_off.tuned_configs()), MoeLaunch{}) << "records off";
+  EXPECT_EQ(moe_tuned_launch(MoeStep::combine, c, 5000, t, rt.tuned_configs()), MoeLaunch{}) << "bucket 8192: no record";
+  EXPECT_EQ(moe_tuned_launch(MoeStep::dispatch, c, 3000, t, rt.tuned_configs()), MoeLaunch{}) << "another op";
+
+  // The spec precompile and a call would load, through the op registry.
+  const auto entry = nlohmann::json::parse(R"({"op":"moe_combine","hidden":7168,"top_k":8,"num_tokens":3000})");
+  EXPECT_EQ(find_op_family("moe_combine").specs_for(entry, t, rt.tuned_configs()).at(0).canonical(),
+            "moe/moe_combine_tiled<7168,8,32,4>@sm_90a");
+  EXPECT_EQ(find_op_family("moe_combine").specs_for(entry, t, rt_off.tuned_configs()).at(0).canonical(),
+            "moe/moe_combine<7168,8>@sm_90a");
+  const auto layer = find_op_family("moe_layer").specs_for(
+      {{"op", "moe_layer"}, {"hidden", 7168}, {"intermediate", 2048}, {"num_experts", 32}, {"top_k", 8}, {"num_tokens", 3000}},
+      t, rt.tuned_configs());
+  EXPECT_NE(std::find(layer.begin(), layer.end(), moe_step_spec(MoeStep::combine, c, tuned, t)), layer.end());
+
+  // Records that do not hold are ignored: another device, another definition version, a shape
+  // the definition refuses for this width, the baseline's own win.
+  cache::TuningRecord other_device = combine_winner(t);
+  other_device.device = "Another GPU";
+  cache::TuningRecord old_definition = combine_winner(t);
+  old_definition.definition_version = "0123456789abcdef";
+  for (const cache::TuningRecord& r : {other_device, old_definition}) {
+    const TunedConfigs only(std::vector<cache::TuningRecord>{r});
+    EXPECT_EQ(moe_tuned_launch(MoeStep::combine, c, 4096, t, &only), MoeLaunch{}) << r.device << " " << r.definition_version;
+  }
+  const TunedConfigs refused(std::vector<cache::TuningRecord>{combine_winner(t, {true, 8, 2})});   // 1792 threads
+  EXPECT_EQ(moe_tuned_launch(MoeStep::combine, c, 4096, t, &refused), MoeLaunch{});
+  cache::TuningRecord baseline = combine_winner(t, MoeLaunch{});
+  baseline.baseline = true;
+  const TunedConfigs proven_won(std::vector<cache::TuningRecord>{baseline});
+  EXPECT_EQ(moe_tuned_launch(MoeStep::combine, c, 4096, t, &proven_won), MoeLaunch{});
+  // The same record applies to a config of another hidden size only through its own shape.
+  MoeConfig narrow;
+  narrow.hidden = 4096;
+  const TunedConfigs good(std::vector<cache::TuningRecord>{combine_winner(t)});
+  EXPECT_EQ(moe_tuned_launch(MoeStep::combine, narrow, 4096, t, &good), MoeLaunch{});
+  EXPECT_EQ(moe_tuned_launch(MoeStep::combine, c, 4096, t, &good), tuned);
+}
+
+// The GPU measuring step has a family for the three MoE ops: its answer for an op it does not
+// measure lists them (the family itself needs a GPU; tuning_gpu_test.cpp runs it).
+TEST(MoeTuningRecords, TheGpuMeasuringStepHasAFamilyForTheMoeOps) {
+  const auto dir = tuning_test::fresh_dir("moe-routing");
+  RuntimeOptions ro;
+  ro.cache_path = dir / "k.db";
+  Runtime rt(ro);
+  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
+  Candidate c;
+  c.op = "no_such_op";
+  const std::string why = m->unsupported(c);
+  for (const char* op : {"moe_dispatch", "moe_swiglu", "moe_combine"}) EXPECT_NE(why.find(op), std::string::npos) << why;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "shapejit/runtime/mla.hpp"
+#include "shapejit/runtime/moe_launch.hpp"
 #include "shapejit/runtime/runtime.hpp"
 #include "support/gpu_test.hpp"
 #include "tuning_test_util.hpp"
@@ -114,4 +115,48 @@ TEST(TuningGpu, MlaDecodeSessionEndToEnd) {
   EXPECT_EQ(plan.tuned, !winner->baseline);
   EXPECT_EQ(plan.num_sms, cfg.at("NUM_SMS").get<int>());
   EXPECT_EQ(plan.config.load_path == MlaLoadPath::tma, cfg.at("load_path") == "tma");
+}
+
+// The MoE launch shapes: every candidate checked against the host references (dispatch and the
+// tiled shapes bit-exact) and timed in GB/s; the winners then change what the front end of a
+// runtime with records on launches.
+TEST(TuningGpu, MoeLaunchShapeSessionsEndToEnd) {
+  SHAPEJIT_REQUIRE_GPU();
+  const auto dir = tuning_test::fresh_dir("gpu-moe");
+  RuntimeOptions ro;
+  ro.cache_path = dir / "k.db";
+  ro.use_tuning_records = false;
+  Runtime rt(ro);
+  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
+  ASSERT_EQ(m->unavailable(), "");
+  SessionRequest req;
+  req.manifest_json = R"({"kernels":[
+    {"op":"moe_dispatch","hidden":7168,"top_k":8,"num_tokens":128},
+    {"op":"moe_swiglu","intermediate":2048,"num_rows":8192},
+    {"op":"moe_combine","hidden":7168,"top_k":8,"num_tokens":4096}]})";
+  req.runs = 10;
+  SessionOptions o;
+  o.runtime = &rt;
+  o.measurer = m.get();
+  const DeviceInfo target = rt.target(current_device());
+  const SessionResult r = run_session(store, req, target, o);
+  EXPECT_EQ(r.state, "complete");
+  EXPECT_EQ(r.rejected, 0) << "every tiled shape reproduces the proven kernel's output";
+  EXPECT_EQ(r.unmeasured, 0);
+  EXPECT_EQ(r.winners, 3);
+  for (const auto& rec : session_records(store, r.id))
+    if (rec.status == cache::kTuningMeasured) {
+      EXPECT_GT(rec.time_us, 0.0);
+      EXPECT_EQ(rec.throughput_unit, "GB/s");
+    }
+  RuntimeOptions on = ro;
+  on.use_tuning_records = true;
+  Runtime tuned(on);
+  const auto winners = select_records(store, target).winners;
+  for (const auto& [key, w] : winners) {
+    if (w.spec_family != "moe_combine") continue;
+    const MoeLaunch want = w.baseline ? MoeLaunch{} : *moe_launch_of(w.config_json);
+    EXPECT_EQ(moe_tuned_launch(MoeStep::combine, MoeConfig{}, 4096, target, tuned.tuned_configs()), want);
+  }
 }

@@ -7,10 +7,12 @@
 // the GPU tests and the tuner's measuring step; they check everything the plain calls check.
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "shapejit/runtime/moe.hpp"
+#include "shapejit/runtime/tuned_configs.hpp"
 
 namespace shapejit::runtime {
 
@@ -37,6 +39,8 @@ int moe_step_blocks(const MoeLaunch& launch, int rows);
 // Every shape the definitions allow for the step at this config: the proven launch first, then
 // the tiled kernel's in the definition's order (columns, then rows).
 std::vector<MoeLaunch> moe_step_launches(MoeStep step, const MoeConfig& config);
+// The kernel a launch of the step uses ("moe_dispatch_fp8" or "moe_dispatch_fp8_tiled", ...).
+const char* moe_step_kernel(MoeStep step, bool tiled);
 
 void moe_dispatch(const MoeConfig& config, const MoeLaunch& launch, int num_tokens, CUdeviceptr x,
                   const MoeRouting& routing, const MoeFp8Rows& xq, CUstream stream = nullptr,
@@ -64,5 +68,16 @@ MoeStepShape moe_step_shape(const nlohmann::json& entry);
 nlohmann::json moe_step_shape_json(const MoeStepShape& shape);
 // Row buckets of the launch-shape records: powers of two from 64 up.
 int moe_rows_bucket(int rows);
+
+// A tuning record's config as a launch shape ({"kernel":"proven"|"tiled","COLS_PER_THREAD":c,
+// "ROWS_PER_BLOCK":r}); nullopt when it does not parse.
+std::optional<MoeLaunch> moe_launch_of(const std::string& config_json);
+// The launch a call of the step over `rows` rows (tokens for dispatch and combine, the launch's
+// rows for SwiGLU) uses: the winner `tuned` holds for (op, row bucket) on `device`, when there
+// is one and the definitions take it for this config; else the proven launch (also when tuned is
+// null: records off or no database). The calls without a shape use this with their runtime's
+// tuned_configs().
+MoeLaunch moe_tuned_launch(MoeStep step, const MoeConfig& config, int rows, const DeviceInfo& device,
+                           const TunedConfigs* tuned);
 
 }  // namespace shapejit::runtime
