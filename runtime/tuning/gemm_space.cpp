@@ -103,11 +103,12 @@ GemmProblem gemm_problem(const std::string& op, const std::string& shape_json, c
 }
 
 std::string gemm_config_json(const GemmConfig& c) {
-  return nlohmann::json{{"BLOCK_M", c.block_m},          {"BLOCK_N", c.block_n},
-                        {"kNumStages", c.num_stages},     {"kNumMulticast", c.num_multicast},
-                        {"kMulticastOnA", c.multicast_on_a}, {"kSwizzleDBytes", c.swizzle_d_bytes},
-                        {"NUM_SMS", c.num_sms}}
-      .dump();
+  nlohmann::json j = {{"BLOCK_M", c.block_m},          {"BLOCK_N", c.block_n},
+                      {"kNumStages", c.num_stages},     {"kNumMulticast", c.num_multicast},
+                      {"kMulticastOnA", c.multicast_on_a}, {"kSwizzleDBytes", c.swizzle_d_bytes},
+                      {"NUM_SMS", c.num_sms}};
+  if (c.test_drop_last_k_block) j["test_drop_last_k_block"] = true;
+  return j.dump();
 }
 
 void gemm_work(const GemmProblem& p, double* flops, double* bytes) {
@@ -208,6 +209,25 @@ SearchSpace gemm_search_space(const std::string& op, const std::string& shape_js
 
 }  // namespace detail
 
+Candidate gemm_candidate_dropping_last_k_block(const Candidate& candidate, const DeviceInfo& target) {
+  if (!detail::is_gemm_op(candidate.op))
+    fail(Errc::invalid_argument, "tune: " + candidate.op + " is not a GEMM op");
+  const GemmProblem p = detail::gemm_problem(candidate.op, candidate.shape_json, target);
+  cache::TuningRecord r;
+  r.config_json = candidate.config_json;
+  std::optional<GemmConfig> config = gemm_config_of(r, p);
+  if (!config) fail(Errc::invalid_argument, "tune: candidate config does not parse: " + candidate.config_json);
+  config->test_drop_last_k_block = true;
+  std::string why;
+  if (!gemm_config_valid(p, *config, target, &why))
+    fail(Errc::invalid_argument, "tune: no wrong variant of this candidate: " + why);
+  Candidate wrong = candidate;
+  wrong.config_json = detail::gemm_config_json(*config);
+  wrong.spec = gemm_kernel_spec(p, *config, target);
+  wrong.baseline = false;
+  return wrong;
+}
+
 std::string gemm_op(const GemmProblem& p) {
   if (p.kind == GemmKind::bf16) return "gemm_bf16";
   if (p.layout == GemmLayout::grouped_contiguous) return "gemm_fp8_grouped_contiguous";
@@ -235,6 +255,7 @@ std::optional<GemmConfig> gemm_config_of(const cache::TuningRecord& r, const Gem
     c.multicast_on_a = j.at("kMulticastOnA").get<bool>();
     c.swizzle_d_bytes = j.at("kSwizzleDBytes").get<int>();
     c.num_sms = j.at("NUM_SMS").get<int>();
+    c.test_drop_last_k_block = j.value("test_drop_last_k_block", false);
     c.smem_bytes = gemm_smem_bytes(p.kind, c.block_m, c.block_n, c.num_stages, p.out_fp32);
     return c;
   } catch (const std::exception&) {

@@ -391,6 +391,15 @@ SessionResult Session::run() {
   result_.id = id_;
   for (auto& [op, shape] : detail::requested_shapes(request_, &target_)) {
     Shape s{op, shape, search_space(op, shape, target_, request_.space)};
+    if (options_.edit_space) {
+      const bool had_baseline = !s.space.candidates.empty();
+      options_.edit_space(s.space);
+      const auto& cs = s.space.candidates;
+      if (had_baseline && (cs.empty() || !cs.front().baseline ||
+                           std::any_of(cs.begin() + 1, cs.end(), [](const Candidate& c) { return c.baseline; })))
+        fail(Errc::invalid_argument, "tune: edit_space must keep the baseline first and only there (" + op + " " +
+                                         s.space.shape_json + ")");
+    }
     result_.candidates += static_cast<long long>(s.space.candidates.size());
     result_.rejected_by_rules += s.space.rejected;
     result_.narrowed += s.space.narrowed + s.space.capped;

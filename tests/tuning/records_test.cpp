@@ -229,3 +229,17 @@ TEST(TuningRecords, ExportImportCarriesRecordsAndSessions) {
   EXPECT_EQ(dst.tuning_session("s1")->state, "complete");
   EXPECT_EQ(select_records(dst, t).winners.size(), 1u);
 }
+
+// A winner record naming the tests' wrong-on-purpose kernel (GemmConfig::test_drop_last_k_block)
+// is never used: the call keeps the heuristic's config.
+TEST(TuningRecords, AWinnerThatDropsAKBlockIsNeverUsed) {
+  const DeviceInfo t = tuning_test::target();
+  cache::TuningRecord good = winner(t);
+  ASSERT_TRUE(tuned_gemm_config({good}, problem(), t).has_value());
+  cache::TuningRecord bad = good;
+  nlohmann::json j = nlohmann::json::parse(bad.config_json);
+  j["test_drop_last_k_block"] = true;
+  bad.config_json = j.dump();
+  ASSERT_TRUE(gemm_config_of(bad, problem())->test_drop_last_k_block);
+  EXPECT_FALSE(tuned_gemm_config({bad}, problem(), t).has_value());
+}

@@ -160,3 +160,45 @@ TEST(TuningGpu, MoeLaunchShapeSessionsEndToEnd) {
     EXPECT_EQ(moe_tuned_launch(MoeStep::combine, MoeConfig{}, 4096, target, tuned.tuned_configs()), want);
   }
 }
+
+// A candidate made wrong on purpose (its kernel drops the last K block, and with less work it
+// would likely time fastest) is injected next to real ones: the real reference check rejects
+// it with its error, it never wins, and the baseline is measured.
+TEST(TuningGpu, ACandidateMadeWrongOnPurposeIsRejectedAndNeverWins) {
+  SHAPEJIT_REQUIRE_GPU();
+  const auto dir = tuning_test::fresh_dir("gpu-wrong");
+  RuntimeOptions ro;
+  ro.cache_path = dir / "k.db";
+  ro.use_tuning_records = false;
+  Runtime rt(ro);
+  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
+  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
+  ASSERT_EQ(m->unavailable(), "");
+  const DeviceInfo target = rt.target(current_device());
+  SessionRequest req;
+  req.ops = {"gemm_fp8"};
+  req.manifest_json = R"({"kernels":[{"op":"gemm_fp8","m":4096,"n":7168,"k":2048}]})";
+  req.space.max_candidates = 3;
+  req.runs = 10;
+  SessionOptions o;
+  o.runtime = &rt;
+  o.measurer = m.get();
+  o.edit_space = [&](SearchSpace& s) {
+    s.candidates.push_back(gemm_candidate_dropping_last_k_block(s.candidates[1], target));
+  };
+  const SessionResult r = run_session(store, req, target, o);
+  EXPECT_EQ(r.state, "complete");
+  EXPECT_EQ(r.rejected, 1) << "only the wrong candidate";
+  EXPECT_EQ(r.winners, 1);
+  bool baseline_measured = false, wrong_seen = false;
+  for (const auto& rec : session_records(store, r.id)) {
+    if (rec.status == cache::kTuningMeasured && rec.baseline) baseline_measured = rec.time_us > 0;
+    if (rec.config_json.find("test_drop_last_k_block") == std::string::npos) continue;
+    wrong_seen = true;
+    EXPECT_NE(rec.status, cache::kTuningWinner);
+    EXPECT_EQ(rec.status, cache::kTuningRejected);
+    EXPECT_NE(rec.reason.find("wrong result: diff"), std::string::npos) << rec.reason;
+  }
+  EXPECT_TRUE(wrong_seen);
+  EXPECT_TRUE(baseline_measured);
+}

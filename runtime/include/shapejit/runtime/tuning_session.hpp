@@ -135,6 +135,10 @@ struct SessionOptions {
   Runtime* runtime = nullptr;          // for the default compile step
   Measurer* measurer = nullptr;        // null: nothing can be measured (CPU phase only)
   int jobs = 1;                        // parallel compiles
+  // Called with each shape's space before anything is compiled: may remove candidates (as
+  // Triton's prune_configs_by) or add ones (tests add a wrong one); the first, the baseline,
+  // must stay first. Not stored with the session: give it again to --resume.
+  std::function<void(SearchSpace&)> edit_space;
   std::function<void(const Progress&)> on_progress;
 };
 

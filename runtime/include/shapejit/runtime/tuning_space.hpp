@@ -75,6 +75,12 @@ bool is_tunable(std::string_view op);
 // Throws Error(invalid_argument) naming the field for a shape the op does not take.
 SearchSpace search_space(const std::string& op, const std::string& shape_json, const DeviceInfo& target,
                          const SpaceOptions& options = {});
+// Tests only: a copy of a GEMM candidate whose kernel drops the last K block
+// (GemmConfig::test_drop_last_k_block), so its result is wrong on purpose and the session must
+// reject it. Add it to a space with SessionOptions::edit_space. Throws Error(invalid_argument)
+// for another op or when K is a single block.
+Candidate gemm_candidate_dropping_last_k_block(const Candidate& candidate, const DeviceInfo& target);
+
 // The op's shapes in the built-in DeepSeek-V3 set (manifest entries as JSON text).
 std::vector<std::string> deepseek_v3_shapes(const std::string& op);
 

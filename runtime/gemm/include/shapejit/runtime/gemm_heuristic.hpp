@@ -37,6 +37,10 @@ struct GemmConfig {
   int swizzle_d_bytes = 0;       // TMA swizzle of the output tile
   int num_sms = 0;               // persistent grid size
   int smem_bytes = 0;            // dynamic shared memory per CTA, alignment slack included
+  // Wrong on purpose, for the tuner's tests only: the kernel is compiled for K minus one BLOCK_K
+  // (SHAPE_K) while the call passes the real K, so it drops the last K block. No search space,
+  // heuristic or tuning record ever gives it; the tuner's reference check must reject it.
+  bool test_drop_last_k_block = false;
   int threads() const;           // per CTA, what the kernel's launch bounds allow
   bool operator==(const GemmConfig&) const = default;
 };
