@@ -98,7 +98,7 @@ MoeLaunch moe_tuned_launch(MoeStep step, const MoeConfig& config, int rows, cons
   const char* op = moe_step_op(step);
   if (tuned == nullptr || rows < 1 || !tuned->has(op)) return {};
   const std::optional<cache::TuningRecord> r =
-      tuned->find(op, moe_step_shape_json({step, config, rows}).dump(), device);
+      tuned->find(op, moe_step_shape_json({step, config, rows}), device);
   if (!r) return {};
   const std::optional<MoeLaunch> l = moe_launch_of(r->config_json);
   if (!l) return {};

@@ -5,6 +5,8 @@
 #include <set>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "shapejit/error.hpp"
 #include "shapejit/runtime/moe_launch.hpp"
 #include "shapejit/runtime/op_registry.hpp"
@@ -28,7 +30,7 @@ MoeStep step_of(const std::string& op) {
 template <MoeStep kStep>
 std::vector<jit::KernelSpec> step_specs(const nlohmann::json& entry, const DeviceInfo& target,
                                         const TunedConfigs* tuned) {
-  const MoeStepShape s = moe_step_shape(entry);
+  const MoeStepShape s = moe_step_shape(entry.dump());
   if (s.step != kStep)
     fail(Errc::invalid_argument, std::string("op ") + moe_step_op(kStep) + ": the entry is for " + moe_step_op(s.step));
   // What a call of this shape loads: the winner when `tuned` holds one, else the proven kernel.
@@ -58,7 +60,7 @@ std::vector<nlohmann::json> step_deepseek_v3_shapes() {
   std::vector<nlohmann::json> shapes;
   for (int r : rows) {
     s.rows = r;
-    shapes.push_back(moe_step_shape_json(s));
+    shapes.push_back(nlohmann::json::parse(moe_step_shape_json(s)));
   }
   return shapes;
 }
@@ -81,7 +83,13 @@ int moe_rows_bucket(int rows) {
   return static_cast<int>(std::min<long long>(b, kMaxInt));
 }
 
-MoeStepShape moe_step_shape(const nlohmann::json& entry) {
+MoeStepShape moe_step_shape(const std::string& entry_json) {
+  nlohmann::json entry;
+  try {
+    entry = nlohmann::json::parse(entry_json);
+  } catch (const nlohmann::json::exception& e) {
+    fail(Errc::invalid_argument, std::string("moe step: the shape is not JSON: ") + e.what());
+  }
   if (!entry.is_object() || !entry.contains("op") || !entry["op"].is_string())
     fail(Errc::invalid_argument, "moe step: the shape is not an object with an \"op\" string");
   MoeStepShape s;
@@ -101,11 +109,14 @@ MoeStepShape moe_step_shape(const nlohmann::json& entry) {
   return s;
 }
 
-nlohmann::json moe_step_shape_json(const MoeStepShape& s) {
+std::string moe_step_shape_json(const MoeStepShape& s) {
   const int rows = moe_rows_bucket(s.rows);
   if (s.step == MoeStep::swiglu)
-    return {{"op", moe_step_op(s.step)}, {"intermediate", s.config.intermediate}, {"num_rows", rows}};
-  return {{"op", moe_step_op(s.step)}, {"hidden", s.config.hidden}, {"top_k", s.config.top_k}, {"num_tokens", rows}};
+    return nlohmann::json{{"op", moe_step_op(s.step)}, {"intermediate", s.config.intermediate}, {"num_rows", rows}}
+        .dump();
+  return nlohmann::json{{"op", moe_step_op(s.step)}, {"hidden", s.config.hidden}, {"top_k", s.config.top_k},
+                        {"num_tokens", rows}}
+      .dump();
 }
 
 std::vector<OpFamily> moe_step_op_families() {

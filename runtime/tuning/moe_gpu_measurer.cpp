@@ -306,7 +306,7 @@ class MoeGpuMeasurer final : public Measurer {
   }
 
  private:
-  static MoeStepShape shape_of(const Candidate& c) { return moe_step_shape(nlohmann::json::parse(c.shape_json)); }
+  static MoeStepShape shape_of(const Candidate& c) { return moe_step_shape(c.shape_json); }
 
   // The candidate ready to time on data shared per shape (one shape's at a time); values are
   // constant (the kernels' speed does not depend on them), the routing a random scatter.

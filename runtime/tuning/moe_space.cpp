@@ -22,7 +22,7 @@ MoeStepShape step_shape(const std::string& op, const std::string& shape_json) {
     fail(Errc::invalid_argument, op + ": shape is not JSON: " + e.what());
   }
   if (s.is_object() && !s.contains("op")) s["op"] = op;
-  const MoeStepShape shape = moe_step_shape(s);
+  const MoeStepShape shape = moe_step_shape(s.dump());
   if (moe_step_op(shape.step) != op) fail(Errc::invalid_argument, op + ": the shape is for " + moe_step_op(shape.step));
   return shape;
 }
@@ -83,7 +83,7 @@ SearchSpace moe_search_space(const std::string& op, const std::string& shape_jso
   shape.rows = moe_rows_bucket(shape.rows);   // a record holds for the rows' bucket
   SearchSpace space;
   space.op = op;
-  space.shape_json = moe_step_shape_json(shape).dump();
+  space.shape_json = moe_step_shape_json(shape);
   const jit::KernelDefinition& tiled =
       jit::find_kernel_definition(moe_step_spec(shape.step, shape.config, {.tiled = true}, target));
   std::vector<MoeLaunch> order{MoeLaunch{}};   // the baseline: what a call launches today

@@ -213,7 +213,7 @@ cache::TuningRecord combine_winner(const DeviceInfo& t, MoeLaunch l = {true, 32,
   cache::TuningRecord r;
   r.key = "moe-combine-winner";
   r.spec_family = "moe_combine";
-  r.shape_json = moe_step_shape_json({MoeStep::combine, MoeConfig{}, 4096}).dump();
+  r.shape_json = moe_step_shape_json({MoeStep::combine, MoeConfig{}, 4096});
   r.config_json = nlohmann::json{{"kernel", l.tiled ? "tiled" : "proven"},
                                  {"COLS_PER_THREAD", l.cols_per_thread},
                                  {"ROWS_PER_BLOCK", l.rows_per_block}}

@@ -5,8 +5,6 @@
 // kernels take the shape as template parameters and are tuning candidates until a GPU run
 // proves them (docs/moe.md, "Launch shapes"). The overloads below take a shape explicitly, for
 // the GPU tests and the tuner's measuring step; they check everything the plain calls check.
-#include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,10 +60,12 @@ struct MoeStepShape {
   int rows = 0;       // tokens (dispatch, combine) or rows (SwiGLU) of one call
 };
 const char* moe_step_op(MoeStep step);   // "moe_dispatch", "moe_swiglu", "moe_combine"
-// Throws Error(invalid_argument) naming the field for an entry the step does not take.
-MoeStepShape moe_step_shape(const nlohmann::json& entry);
-// The entry of a shape, rows at the upper end of their bucket (what a tuning record is for).
-nlohmann::json moe_step_shape_json(const MoeStepShape& shape);
+// An entry as JSON text; throws Error(invalid_argument) naming the field for an entry the step
+// does not take.
+MoeStepShape moe_step_shape(const std::string& entry_json);
+// The entry of a shape as JSON text, rows at the upper end of their bucket (what a tuning
+// record is for).
+std::string moe_step_shape_json(const MoeStepShape& shape);
 // Row buckets of the launch-shape records: powers of two from 64 up.
 int moe_rows_bucket(int rows);
 
