@@ -238,18 +238,10 @@ double check_rows(const Operands& o, std::mt19937_64& rng) {
   return calc_diff(ref, got);
 }
 
-class GemmGpuMeasurer final : public Measurer {
+class GemmGpuMeasurer final : public detail::FamilyMeasurer {
  public:
   GemmGpuMeasurer(Runtime& runtime, const GpuMeasureOptions& options, GpuTimer& timer)
-      : runtime_(runtime), options_(options), timer_(timer), rng_(std::random_device{}()) {}
-
-  std::string unavailable() override {
-    const DeviceInfo& d = current_device();
-    if (d.cc_major != 9 || d.cc_minor != 0)
-      return "the GEMM kernels need an sm_90 GPU; this one (" + d.name + ") is sm_" + std::to_string(d.cc_major) +
-             std::to_string(d.cc_minor);
-    return {};
-  }
+      : FamilyMeasurer("GEMM", runtime, options, timer) {}
 
   std::string unsupported(const Candidate& c) override {
     const GemmProblem p = problem(c);
@@ -355,10 +347,6 @@ class GemmGpuMeasurer final : public Measurer {
         options_.cuda_graph && p.m <= kGraphMaxM);
   }
 
-  Runtime& runtime_;
-  GpuMeasureOptions options_;
-  GpuTimer& timer_;
-  std::mt19937_64 rng_;
   std::map<std::string, std::unique_ptr<Operands>> operands_;
 };
 

@@ -16,6 +16,14 @@ const std::vector<detail::GpuMeasurerFamily>& detail::gpu_measurer_families() {
   return families;
 }
 
+std::string detail::FamilyMeasurer::unavailable() {
+  const DeviceInfo& d = current_device();
+  if (d.cc_major != 9 || d.cc_minor != 0)
+    return std::string("the ") + family_ + " kernels need an sm_90 GPU; this one (" + d.name + ") is sm_" +
+           std::to_string(d.cc_major) + std::to_string(d.cc_minor);
+  return {};
+}
+
 std::unique_ptr<Measurer> make_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options) {
   auto timer = std::make_shared<GpuTimer>(options.warmup);
   std::vector<MeasurerFamily> families;

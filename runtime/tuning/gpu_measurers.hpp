@@ -11,6 +11,7 @@
 // one line to gpu_measurer_families() in gpu_measurers.cpp. make_gpu_measurer routes each
 // candidate by op to its family.
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,22 @@ struct GpuMeasurerFamily {
   GpuMeasurerFactory make;
 };
 const std::vector<GpuMeasurerFamily>& gpu_measurer_families();
+
+// What every family's measurer holds, and the arch check they share: every family's kernels
+// are built for sm_90a.
+class FamilyMeasurer : public Measurer {
+ public:
+  FamilyMeasurer(const char* family, Runtime& runtime, const GpuMeasureOptions& options, GpuTimer& timer)
+      : family_(family), runtime_(runtime), options_(options), timer_(timer), rng_(std::random_device{}()) {}
+  std::string unavailable() override;
+
+ protected:
+  const char* family_;
+  Runtime& runtime_;
+  GpuMeasureOptions options_;
+  GpuTimer& timer_;
+  std::mt19937_64 rng_;
+};
 
 // gemm_gpu_measurer.cpp
 std::unique_ptr<Measurer> make_gemm_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options, GpuTimer& timer);

@@ -227,18 +227,10 @@ std::string compare(const Problem& p) {
   return {};
 }
 
-class MlaGpuMeasurer final : public Measurer {
+class MlaGpuMeasurer final : public detail::FamilyMeasurer {
  public:
   MlaGpuMeasurer(Runtime& runtime, const GpuMeasureOptions& options, GpuTimer& timer)
-      : runtime_(runtime), options_(options), timer_(timer), rng_(std::random_device{}()) {}
-
-  std::string unavailable() override {
-    const DeviceInfo& d = current_device();
-    if (d.cc_major != 9 || d.cc_minor != 0)
-      return "the MLA kernels need an sm_90 GPU; this one (" + d.name + ") is sm_" + std::to_string(d.cc_major) +
-             std::to_string(d.cc_minor);
-    return {};
-  }
+      : FamilyMeasurer("MLA", runtime, options, timer) {}
 
   std::string check(const Candidate& c) override {
     const MlaCandidate cand = parse(c);
@@ -297,10 +289,6 @@ class MlaGpuMeasurer final : public Measurer {
         options_.cuda_graph);
   }
 
-  Runtime& runtime_;
-  GpuMeasureOptions options_;
-  GpuTimer& timer_;
-  std::mt19937_64 rng_;
   std::string workload_key_;
   std::unique_ptr<Problem> workload_;
 };

@@ -259,18 +259,10 @@ std::string reference_error(const StepData& d, const std::vector<std::uint8_t>& 
   return {};
 }
 
-class MoeGpuMeasurer final : public Measurer {
+class MoeGpuMeasurer final : public detail::FamilyMeasurer {
  public:
   MoeGpuMeasurer(Runtime& runtime, const GpuMeasureOptions& options, GpuTimer& timer)
-      : runtime_(runtime), options_(options), timer_(timer), rng_(std::random_device{}()) {}
-
-  std::string unavailable() override {
-    const DeviceInfo& d = current_device();
-    if (d.cc_major != 9 || d.cc_minor != 0)
-      return "the MoE kernels are built for sm_90a; this GPU (" + d.name + ") is sm_" + std::to_string(d.cc_major) +
-             std::to_string(d.cc_minor);
-    return {};
-  }
+      : FamilyMeasurer("MoE", runtime, options, timer) {}
 
   std::string check(const Candidate& c) override {
     const MoeStepShape shape = shape_of(c);
@@ -323,10 +315,6 @@ class MoeGpuMeasurer final : public Measurer {
                           options_.cuda_graph && shape.rows <= kGraphMaxRows);
   }
 
-  Runtime& runtime_;
-  GpuMeasureOptions options_;
-  GpuTimer& timer_;
-  std::mt19937_64 rng_;
   std::map<std::string, std::unique_ptr<StepData>> data_;
 };
 
