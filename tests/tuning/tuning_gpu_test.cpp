@@ -1,6 +1,8 @@
 // On a GPU: a two-shape FP8 GEMM session end to end with the real measuring step (reference
 // check, timing, finalists against the baseline), and the runtime then running the winners.
 // Skips with the reason where there is no GPU.
+#include <memory>
+
 #include <gtest/gtest.h>
 
 #include "shapejit/runtime/mla.hpp"
@@ -13,16 +15,29 @@ using namespace shapejit;
 using namespace shapejit::runtime;
 using namespace shapejit::runtime::tuning;
 
-TEST(TuningGpu, TwoShapeSessionEndToEnd) {
-  SHAPEJIT_REQUIRE_GPU();
-  const auto dir = tuning_test::fresh_dir("gpu");
-  RuntimeOptions ro;
-  ro.cache_path = dir / "k.db";
-  ro.use_tuning_records = false;
-  Runtime rt(ro);
-  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
-  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
-  ASSERT_EQ(m->unavailable(), "");
+// Each test: a fresh database, a runtime on it with records off (what the session times is the
+// candidate it forces, never an earlier winner) and the real measuring step.
+class TuningGpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SHAPEJIT_REQUIRE_GPU();
+    const auto dir = tuning_test::fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    options_.cache_path = dir / "k.db";
+    options_.use_tuning_records = false;
+    runtime_ = std::make_unique<Runtime>(options_);
+    store_ = std::make_unique<cache::KernelStore>(dir / "k.db", tuning_test::quiet());
+    measurer_ = make_gpu_measurer(*runtime_);
+    ASSERT_EQ(measurer_->unavailable(), "");
+  }
+  RuntimeOptions options_;
+  std::unique_ptr<Runtime> runtime_;
+  std::unique_ptr<cache::KernelStore> store_;
+  std::unique_ptr<Measurer> measurer_;
+};
+
+TEST_F(TuningGpu, TwoShapeSessionEndToEnd) {
+  Runtime& rt = *runtime_;
+  cache::KernelStore& store = *store_;
   SessionRequest req;
   req.ops = {"gemm_fp8"};
   req.manifest_json = tuning_test::two_shapes();
@@ -30,7 +45,7 @@ TEST(TuningGpu, TwoShapeSessionEndToEnd) {
   req.runs = 10;
   SessionOptions o;
   o.runtime = &rt;
-  o.measurer = m.get();
+  o.measurer = measurer_.get();
   const SessionResult r = run_session(store, req, rt.target(current_device()), o);
   EXPECT_EQ(r.state, "complete");
   EXPECT_EQ(r.rejected, 0) << "every candidate of the definitions computes the right result";
@@ -45,16 +60,9 @@ TEST(TuningGpu, TwoShapeSessionEndToEnd) {
 
 // The grouped layouts: every candidate is checked per group against the float64 reference
 // (contiguous with padding rows, masked with partly filled groups) and timed; one decision each.
-TEST(TuningGpu, GroupedContiguousAndMaskedSessionsEndToEnd) {
-  SHAPEJIT_REQUIRE_GPU();
-  const auto dir = tuning_test::fresh_dir("gpu-grouped");
-  RuntimeOptions ro;
-  ro.cache_path = dir / "k.db";
-  ro.use_tuning_records = false;
-  Runtime rt(ro);
-  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
-  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
-  ASSERT_EQ(m->unavailable(), "");
+TEST_F(TuningGpu, GroupedContiguousAndMaskedSessionsEndToEnd) {
+  Runtime& rt = *runtime_;
+  cache::KernelStore& store = *store_;
   SessionRequest req;
   req.manifest_json = R"({"kernels":[
     {"op":"gemm_fp8_grouped_contiguous","m":1024,"n":4096,"k":7168,"groups":4},
@@ -63,7 +71,7 @@ TEST(TuningGpu, GroupedContiguousAndMaskedSessionsEndToEnd) {
   req.runs = 10;
   SessionOptions o;
   o.runtime = &rt;
-  o.measurer = m.get();
+  o.measurer = measurer_.get();
   const SessionResult r = run_session(store, req, rt.target(current_device()), o);
   EXPECT_EQ(r.state, "complete");
   EXPECT_EQ(r.rejected, 0) << "every candidate of the definitions computes the right result";
@@ -74,16 +82,9 @@ TEST(TuningGpu, GroupedContiguousAndMaskedSessionsEndToEnd) {
 // MLA decode: a one-shape session (both load paths on all SMs and on half of them) checks every
 // candidate against the CPU reference and times scheduler + decode on the fixed workload; the
 // winner is recorded in GB/s and a runtime on the database plans it for calls of that shape.
-TEST(TuningGpu, MlaDecodeSessionEndToEnd) {
-  SHAPEJIT_REQUIRE_GPU();
-  const auto dir = tuning_test::fresh_dir("gpu-mla");
-  RuntimeOptions ro;
-  ro.cache_path = dir / "k.db";
-  ro.use_tuning_records = false;
-  Runtime rt(ro);
-  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
-  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
-  ASSERT_EQ(m->unavailable(), "");
+TEST_F(TuningGpu, MlaDecodeSessionEndToEnd) {
+  Runtime& rt = *runtime_;
+  cache::KernelStore& store = *store_;
   const DeviceInfo target = rt.target(current_device());
   SessionRequest req;
   req.manifest_json = R"({"kernels":[{"op":"mla_decode","h_q":16,"s_q":1,"page_size":64,"kv_dtype":"bf16"}]})";
@@ -91,7 +92,7 @@ TEST(TuningGpu, MlaDecodeSessionEndToEnd) {
   req.runs = 10;
   SessionOptions o;
   o.runtime = &rt;
-  o.measurer = m.get();
+  o.measurer = measurer_.get();
   const SessionResult r = run_session(store, req, target, o);
   EXPECT_EQ(r.state, "complete");
   EXPECT_EQ(r.rejected, 0) << "both load paths on both SM counts match the reference";
@@ -107,7 +108,7 @@ TEST(TuningGpu, MlaDecodeSessionEndToEnd) {
     if (rec.status == cache::kTuningWinner) winner = &rec;
   }
   ASSERT_NE(winner, nullptr);
-  RuntimeOptions on = ro;
+  RuntimeOptions on = options_;
   on.use_tuning_records = true;
   Runtime tuned(on);
   const MlaLaunchPlan plan = mla_launch_plan(MlaConfig{16, 1, 64, MlaKvDtype::bf16}, target, tuned.tuned_configs());
@@ -120,16 +121,9 @@ TEST(TuningGpu, MlaDecodeSessionEndToEnd) {
 // The MoE launch shapes: every candidate checked against the host references (dispatch and the
 // tiled shapes bit-exact) and timed in GB/s; the winners then change what the front end of a
 // runtime with records on launches.
-TEST(TuningGpu, MoeLaunchShapeSessionsEndToEnd) {
-  SHAPEJIT_REQUIRE_GPU();
-  const auto dir = tuning_test::fresh_dir("gpu-moe");
-  RuntimeOptions ro;
-  ro.cache_path = dir / "k.db";
-  ro.use_tuning_records = false;
-  Runtime rt(ro);
-  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
-  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
-  ASSERT_EQ(m->unavailable(), "");
+TEST_F(TuningGpu, MoeLaunchShapeSessionsEndToEnd) {
+  Runtime& rt = *runtime_;
+  cache::KernelStore& store = *store_;
   SessionRequest req;
   req.manifest_json = R"({"kernels":[
     {"op":"moe_dispatch","hidden":7168,"top_k":8,"num_tokens":128},
@@ -138,7 +132,7 @@ TEST(TuningGpu, MoeLaunchShapeSessionsEndToEnd) {
   req.runs = 10;
   SessionOptions o;
   o.runtime = &rt;
-  o.measurer = m.get();
+  o.measurer = measurer_.get();
   const DeviceInfo target = rt.target(current_device());
   const SessionResult r = run_session(store, req, target, o);
   EXPECT_EQ(r.state, "complete");
@@ -150,7 +144,7 @@ TEST(TuningGpu, MoeLaunchShapeSessionsEndToEnd) {
       EXPECT_GT(rec.time_us, 0.0);
       EXPECT_EQ(rec.throughput_unit, "GB/s");
     }
-  RuntimeOptions on = ro;
+  RuntimeOptions on = options_;
   on.use_tuning_records = true;
   Runtime tuned(on);
   const auto winners = select_records(store, target).winners;
@@ -164,16 +158,9 @@ TEST(TuningGpu, MoeLaunchShapeSessionsEndToEnd) {
 // A candidate made wrong on purpose (its kernel drops the last K block, and with less work it
 // would likely time fastest) is injected next to real ones: the real reference check rejects
 // it with its error, it never wins, and the baseline is measured.
-TEST(TuningGpu, ACandidateMadeWrongOnPurposeIsRejectedAndNeverWins) {
-  SHAPEJIT_REQUIRE_GPU();
-  const auto dir = tuning_test::fresh_dir("gpu-wrong");
-  RuntimeOptions ro;
-  ro.cache_path = dir / "k.db";
-  ro.use_tuning_records = false;
-  Runtime rt(ro);
-  cache::KernelStore store(dir / "k.db", tuning_test::quiet());
-  std::unique_ptr<Measurer> m = make_gpu_measurer(rt);
-  ASSERT_EQ(m->unavailable(), "");
+TEST_F(TuningGpu, ACandidateMadeWrongOnPurposeIsRejectedAndNeverWins) {
+  Runtime& rt = *runtime_;
+  cache::KernelStore& store = *store_;
   const DeviceInfo target = rt.target(current_device());
   SessionRequest req;
   req.ops = {"gemm_fp8"};
@@ -182,7 +169,7 @@ TEST(TuningGpu, ACandidateMadeWrongOnPurposeIsRejectedAndNeverWins) {
   req.runs = 10;
   SessionOptions o;
   o.runtime = &rt;
-  o.measurer = m.get();
+  o.measurer = measurer_.get();
   o.edit_space = [&](SearchSpace& s) {
     s.candidates.push_back(gemm_candidate_dropping_last_k_block(s.candidates[1], target));
   };
