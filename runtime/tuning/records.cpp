@@ -70,6 +70,14 @@ std::optional<std::string> current_definition_version(const cache::TuningRecord&
 
 }  // namespace
 
+void stamp_context(cache::TuningRecord& r, const TuningContext& c) {
+  r.device = c.device;
+  r.arch = c.arch;
+  r.num_sms = c.num_sms;
+  r.driver_version = c.driver_version;
+  r.nvrtc_version = c.nvrtc_version;
+}
+
 std::string mismatch(const cache::TuningRecord& r, const DeviceInfo& target) {
   const std::optional<std::string> current = current_definition_version(r);
   if (!current) return kIgnoredUnknownOp;

@@ -15,6 +15,7 @@
 #include "shapejit/error.hpp"
 #include "shapejit/jit/kernel_catalog.hpp"
 #include "shapejit/runtime/runtime.hpp"
+#include "shapejit/runtime/tuning_records.hpp"
 #include "shapejit/runtime/tuning_session.hpp"
 
 namespace shapejit::runtime::tuning {
@@ -87,16 +88,12 @@ class Session {
     r.spec_family = c.op;
     r.shape_json = c.shape_json;
     r.config_json = c.config_json;
-    r.device = context_.device;
     r.session = id_;
     r.status = status;
     r.reason = reason;
     r.spec = c.spec.canonical();
     r.baseline = c.baseline;
-    r.arch = context_.arch;
-    r.num_sms = context_.num_sms;
-    r.driver_version = context_.driver_version;
-    r.nvrtc_version = context_.nvrtc_version;
+    stamp_context(r, context_);
     r.definition_version = c.definition_version;
     return r;
   }

@@ -118,11 +118,7 @@ TEST(TuneCli, AWinnerIsWhatPrecompileCompilesAndWhatCacheLsMarksTuned) {
                         .dump();
     w.status = shapejit::cache::kTuningWinner;
     w.spec = tuned_spec;
-    w.device = ctx.device;
-    w.arch = ctx.arch;
-    w.num_sms = ctx.num_sms;
-    w.driver_version = ctx.driver_version;
-    w.nvrtc_version = ctx.nvrtc_version;
+    rt::tuning::stamp_context(w, ctx);
     w.definition_version = rt::tuning::definition_version(rt::gemm_definition(rt::GemmKind::fp8_1d2d));
     store.put_tuning(w);
     w.key = "stale";
@@ -180,11 +176,7 @@ TEST(TuneCli, AnMlaWinnerIsWhatPrecompileCompilesAndWhatCacheLsMarksTuned) {
     w.config_json = chosen->config_json;
     w.spec = chosen->spec.canonical();
     w.status = shapejit::cache::kTuningWinner;
-    w.device = ctx.device;
-    w.arch = ctx.arch;
-    w.num_sms = ctx.num_sms;
-    w.driver_version = ctx.driver_version;
-    w.nvrtc_version = ctx.nvrtc_version;
+    rt::tuning::stamp_context(w, ctx);
     w.definition_version = chosen->definition_version;
     store.put_tuning(w);
     w.key = "stale";

@@ -48,12 +48,7 @@ cache::TuningRecord winner(const DeviceInfo& t, const char* load_path, int sms, 
     r.measured_at = at;
     r.time_us = 90;
     r.baseline_us = 100;
-    const TuningContext ctx = context_of(t);
-    r.device = ctx.device;
-    r.arch = ctx.arch;
-    r.num_sms = ctx.num_sms;
-    r.driver_version = ctx.driver_version;
-    r.nvrtc_version = ctx.nvrtc_version;
+    stamp_context(r, context_of(t));
     r.definition_version = c.definition_version;
     return r;
   }

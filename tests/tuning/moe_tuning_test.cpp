@@ -221,12 +221,7 @@ cache::TuningRecord combine_winner(const DeviceInfo& t, MoeLaunch l = {true, 32,
   r.status = cache::kTuningWinner;
   r.time_us = 90;
   r.baseline_us = 100;
-  const TuningContext ctx = context_of(t);
-  r.device = ctx.device;
-  r.arch = ctx.arch;
-  r.num_sms = ctx.num_sms;
-  r.driver_version = ctx.driver_version;
-  r.nvrtc_version = ctx.nvrtc_version;
+  stamp_context(r, context_of(t));
   r.definition_version = definition_version(jit::find_kernel_definition("moe", moe_step_kernel(MoeStep::combine, l.tiled)));
   return r;
 }

@@ -44,12 +44,7 @@ cache::TuningRecord winner(const DeviceInfo& t, int num_stages = 4) {
   r.status = cache::kTuningWinner;
   r.time_us = 90;
   r.baseline_us = 100;
-  const TuningContext ctx = context_of(t);
-  r.device = ctx.device;
-  r.arch = ctx.arch;
-  r.num_sms = ctx.num_sms;
-  r.driver_version = ctx.driver_version;
-  r.nvrtc_version = ctx.nvrtc_version;
+  stamp_context(r, context_of(t));
   r.definition_version = definition_version(gemm_definition(GemmKind::fp8_1d2d));
   return r;
 }

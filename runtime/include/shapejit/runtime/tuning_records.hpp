@@ -10,6 +10,7 @@
 #include "shapejit/runtime/device.hpp"
 #include "shapejit/runtime/gemm_heuristic.hpp"
 #include "shapejit/runtime/tuned_configs.hpp"
+#include "shapejit/runtime/tuning_space.hpp"
 
 namespace shapejit::runtime::tuning {
 
@@ -33,6 +34,9 @@ struct RecordSelection {
   std::map<std::string, std::map<std::string, long long>> ignored_by_op;   // op → reason → records
   long long baseline_winners = 0;                       // the heuristic's pick won: nothing to change
 };
+// Fills what a record holds for: the context's device, arch, SMs, driver and NVRTC.
+void stamp_context(cache::TuningRecord& record, const TuningContext& context);
+
 // Why `record` does not hold for `target`; empty when it does.
 std::string mismatch(const cache::TuningRecord& record, const DeviceInfo& target);
 RecordSelection select_records(const std::vector<cache::TuningRecord>& winners, const DeviceInfo& target);
