@@ -64,8 +64,21 @@ std::vector<std::pair<std::string, std::string>> requested_shapes(const SessionR
     for (const auto& [op, entry] : m.op_entries)
       if (wanted(op) && is_tunable(op)) shapes.emplace_back(op, entry);
   } else if (r.model == "deepseek-v3") {
-    for (const std::string& op : ops)
-      for (const std::string& s : deepseek_v3_shapes(op)) shapes.emplace_back(op, s);
+    std::vector<std::string> empty;
+    for (const std::string& op : ops) {
+      const std::vector<std::string> model_shapes = deepseek_v3_shapes(op);
+      if (model_shapes.empty()) empty.push_back(op);
+      for (const std::string& s : model_shapes) shapes.emplace_back(op, s);
+    }
+    // An op asked for by name that the model's set does not hold is an error, not an empty session.
+    if (!r.ops.empty() && !empty.empty()) {
+      std::string names, with;
+      for (const std::string& op : empty) names += (names.empty() ? "" : ", ") + op;
+      for (const TunableOp& t : tunable_ops())
+        if (!deepseek_v3_shapes(std::string(t.op)).empty()) with += (with.empty() ? "" : ", ") + std::string(t.op);
+      fail(Errc::invalid_argument, "tune: the deepseek-v3 shape set has no shapes for " + names +
+                                       " (it has shapes for " + with + "); give them in a --manifest");
+    }
   } else {
     fail(Errc::invalid_argument, "tune: a session needs a model (deepseek-v3) or a manifest");
   }

@@ -77,6 +77,11 @@ TEST(TuneCli, BadInputIsExitTwoNamingTheProblem) {
   r = run_cli("tune --model deepseek-v3 --ops quant_fp8 --cache " + db);
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("no search space"), std::string::npos) << r.out;
+  // Tunable, but the model's shape set names none: an error naming the op, not an empty session.
+  r = run_cli("tune --model deepseek-v3 --ops gemm_bf16 --cache " + db);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("no shapes for gemm_bf16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--manifest"), std::string::npos) << r.out;
   r = run_cli("tune --resume nope --cache " + db);
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("no session 'nope'"), std::string::npos) << r.out;
