@@ -271,16 +271,6 @@ class GemmGpuMeasurer final : public detail::FamilyMeasurer {
     return {};
   }
 
-  Measurement measure(const Candidate& c, int runs) override { return timer_.time(prepare(c), runs); }
-
-  std::vector<Measurement> measure_interleaved(const std::vector<const Candidate*>& cs, int runs) override {
-    std::vector<TimedLaunch> timed;
-    for (const Candidate* c : cs) timed.push_back(prepare(*c));
-    std::vector<const TimedLaunch*> ts;
-    for (const TimedLaunch& t : timed) ts.push_back(&t);
-    return timer_.time_interleaved(ts, runs);
-  }
-
   // cuBLASLt (or whatever the options' provider gives) on the operands the candidates were
   // timed on, the same timer and graph setting; the provider's ways in order until one runs.
   std::optional<ReferenceMeasurement> measure_reference(const Candidate& c, int runs) override {
@@ -335,7 +325,7 @@ class GemmGpuMeasurer final : public detail::FamilyMeasurer {
   }
 
   // The candidate ready to time on operands shared per problem (one problem's at a time).
-  TimedLaunch prepare(const Candidate& c) {
+  TimedLaunch prepare(const Candidate& c) override {
     const GemmProblem p = problem(c);
     const Operands* o = operands_for(c, p);
     Runtime* rt = &runtime_;

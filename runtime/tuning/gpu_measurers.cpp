@@ -24,6 +24,17 @@ std::string detail::FamilyMeasurer::unavailable() {
   return {};
 }
 
+Measurement detail::FamilyMeasurer::measure(const Candidate& c, int runs) { return timer_.time(prepare(c), runs); }
+
+std::vector<Measurement> detail::FamilyMeasurer::measure_interleaved(const std::vector<const Candidate*>& cs,
+                                                                     int runs) {
+  std::vector<TimedLaunch> timed;
+  for (const Candidate* c : cs) timed.push_back(prepare(*c));
+  std::vector<const TimedLaunch*> ts;
+  for (const TimedLaunch& t : timed) ts.push_back(&t);
+  return timer_.time_interleaved(ts, runs);
+}
+
 std::unique_ptr<Measurer> make_gpu_measurer(Runtime& runtime, const GpuMeasureOptions& options) {
   auto timer = std::make_shared<GpuTimer>(options.warmup);
   std::vector<MeasurerFamily> families;

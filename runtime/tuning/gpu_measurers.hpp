@@ -36,8 +36,14 @@ class FamilyMeasurer : public Measurer {
   FamilyMeasurer(const char* family, Runtime& runtime, const GpuMeasureOptions& options, GpuTimer& timer)
       : family_(family), runtime_(runtime), options_(options), timer_(timer), rng_(std::random_device{}()) {}
   std::string unavailable() override;
+  // Timing is the same for every family once a candidate is ready to launch (prepare).
+  Measurement measure(const Candidate& c, int runs) override;
+  std::vector<Measurement> measure_interleaved(const std::vector<const Candidate*>& cs, int runs) override;
 
  protected:
+  // The candidate ready to time: its inputs made, its kernel loaded outside any capture.
+  virtual TimedLaunch prepare(const Candidate& c) = 0;
+
   const char* family_;
   Runtime& runtime_;
   GpuMeasureOptions options_;

@@ -257,21 +257,11 @@ class MlaGpuMeasurer final : public detail::FamilyMeasurer {
     return compare(*p);
   }
 
-  Measurement measure(const Candidate& c, int runs) override { return timer_.time(prepare(c), runs); }
-
-  std::vector<Measurement> measure_interleaved(const std::vector<const Candidate*>& cs, int runs) override {
-    std::vector<TimedLaunch> timed;
-    for (const Candidate* c : cs) timed.push_back(prepare(*c));
-    std::vector<const TimedLaunch*> ts;
-    for (const TimedLaunch& t : timed) ts.push_back(&t);
-    return timer_.time_interleaved(ts, runs);
-  }
-
  private:
   int target_sms() const { return runtime_.target(current_device()).num_sms; }
 
   // The timed workload of the candidate's shape (one shape's at a time: it is large).
-  TimedLaunch prepare(const Candidate& c) {
+  TimedLaunch prepare(const Candidate& c) override {
     const MlaCandidate cand = parse(c);
     if (workload_key_ != c.shape_json) {
       workload_.reset();

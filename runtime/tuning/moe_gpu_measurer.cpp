@@ -287,22 +287,12 @@ class MoeGpuMeasurer final : public detail::FamilyMeasurer {
     return {};
   }
 
-  Measurement measure(const Candidate& c, int runs) override { return timer_.time(prepare(c), runs); }
-
-  std::vector<Measurement> measure_interleaved(const std::vector<const Candidate*>& cs, int runs) override {
-    std::vector<TimedLaunch> timed;
-    for (const Candidate* c : cs) timed.push_back(prepare(*c));
-    std::vector<const TimedLaunch*> ts;
-    for (const TimedLaunch& t : timed) ts.push_back(&t);
-    return timer_.time_interleaved(ts, runs);
-  }
-
  private:
   static MoeStepShape shape_of(const Candidate& c) { return moe_step_shape(c.shape_json); }
 
   // The candidate ready to time on data shared per shape (one shape's at a time); values are
   // constant (the kernels' speed does not depend on them), the routing a random scatter.
-  TimedLaunch prepare(const Candidate& c) {
+  TimedLaunch prepare(const Candidate& c) override {
     const MoeStepShape shape = shape_of(c);
     const std::string key = c.op + c.shape_json;
     if (!data_.count(key)) {
